@@ -1,0 +1,79 @@
+// Package enrollment is the domain of the service: orders and their course lines, the SKU
+// grammar, the status rules that decide what work an order needs, the per-line enrollment
+// state machine, and the interfaces of the systems it drives (Store, Jobs, LMS, Shop, Mailer).
+// It imports only the standard library.
+package enrollment
+
+import (
+	"strings"
+	"time"
+)
+
+// Order statuses as WooCommerce's REST API writes them (without the wc- prefix).
+const (
+	StatusPending    = "pending"
+	StatusProcessing = "processing"
+	StatusOnHold     = "on-hold"
+	StatusCompleted  = "completed"
+	StatusCancelled  = "cancelled"
+	StatusRefunded   = "refunded"
+	StatusFailed     = "failed"
+)
+
+// IsPaid reports whether an order in status s has been paid (SPEC §2.3).
+func IsPaid(s string) bool { return s == StatusProcessing || s == StatusCompleted }
+
+// Order is the part of a WooCommerce order the service uses.
+type Order struct {
+	ID                 int64
+	Number             string
+	Status             string
+	Currency           string
+	Total              string
+	PaymentMethod      string
+	PaymentMethodTitle string
+	DateCreated        time.Time // site-local wall time as WooCommerce shows it
+	DateCreatedGMT     time.Time
+	DateModifiedGMT    time.Time
+	Billing            Person
+	Lines              []LineItem
+	Refunds            []Refund
+}
+
+// Person is the billing contact.
+type Person struct {
+	FirstName string
+	LastName  string
+	Email     string
+}
+
+// Name is the person's full name.
+func (p Person) Name() string { return strings.TrimSpace(p.FirstName + " " + p.LastName) }
+
+// LineItem is one line of an order. SKU is "" when WooCommerce sent null or "".
+type LineItem struct {
+	ID        int64
+	Name      string
+	ProductID int64
+	Quantity  int
+	Total     string
+	SKU       string
+}
+
+// Refund is one refund of an order as the order payload lists it.
+type Refund struct {
+	ID     int64
+	Reason string
+	Total  string
+}
+
+// LearnerEmail is the buyer's email as the LMS should see it: trimmed and lower-cased.
+func (o *Order) LearnerEmail() string { return strings.ToLower(strings.TrimSpace(o.Billing.Email)) }
+
+// DisplayNumber is the order number the shop shows (falls back to the id).
+func (o *Order) DisplayNumber() string {
+	if o.Number != "" {
+		return o.Number
+	}
+	return itoa(o.ID)
+}
