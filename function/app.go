@@ -1,0 +1,160 @@
+package function
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"google.golang.org/api/idtoken"
+
+	"github.com/aulasneo/wc-openedx/internal/config"
+	"github.com/aulasneo/wc-openedx/internal/confirm"
+	"github.com/aulasneo/wc-openedx/internal/enrollment"
+	"github.com/aulasneo/wc-openedx/internal/jobs"
+	"github.com/aulasneo/wc-openedx/internal/mail"
+	"github.com/aulasneo/wc-openedx/internal/openedx"
+	"github.com/aulasneo/wc-openedx/internal/store"
+	"github.com/aulasneo/wc-openedx/internal/woocommerce"
+)
+
+// Function names, as registered with the Functions Framework and as FUNCTION_TARGET values.
+const (
+	NameWebhook = "Webhook"
+	NameEnroll  = "Enroll"
+	NameConfirm = "Confirm"
+	NameSweep   = "Sweep"
+)
+
+// jobTimeout bounds one job; it stays below the production ack deadline (300 s) and the
+// claim lease, so a claim never outlives the worker that holds it.
+const jobTimeout = 240 * time.Second
+
+// App is the service wired from its configuration: the four functions and what they share.
+type App struct {
+	Config    *config.Config
+	Log       *slog.Logger
+	Store     *store.Store
+	Publisher *jobs.Publisher
+	Service   *enrollment.Service
+	Shop      *woocommerce.Client
+	Signer    *confirm.Signer
+
+	verifier *woocommerce.Verifier
+	auth     *pushAuth
+	confirm  http.Handler
+}
+
+// Options change how New wires the App; tests use them.
+type Options struct {
+	Log *slog.Logger
+	// IDTokenOptions configure the OIDC validator (tests point it at a local key set).
+	IDTokenOptions []idtoken.ClientOption
+	// Lease overrides the claim lease (tests that kill workers shorten it).
+	Lease time.Duration
+	Now   func() time.Time
+}
+
+// New connects to Firestore and Pub/Sub and builds the App.
+func New(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
+	log := opt.Log
+	if log == nil {
+		log = NewLogger(os.Stdout, cfg.LogLevel, cfg.Project)
+	}
+	verifier, err := woocommerce.NewVerifier(cfg.WCWebhookSecret, cfg.WCURL)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := newPushAuth(ctx, cfg.PushAudience, cfg.PushServiceAccount, opt.IDTokenOptions...)
+	if err != nil {
+		return nil, err
+	}
+	st, err := store.New(ctx, cfg.Project, cfg.FirestoreDB)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := jobs.NewPublisher(ctx, cfg.Project, cfg.JobsTopic)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	shop := woocommerce.New(woocommerce.Config{BaseURL: cfg.WCURL, ConsumerKey: cfg.WCConsumerKey, ConsumerSecret: cfg.WCConsumerSecret})
+	lms := openedx.New(openedx.Config{BaseURL: cfg.OpenEdXURL, ClientID: cfg.OpenEdXClientID, ClientSecret: cfg.OpenEdXClientSecret, Strategy: cfg.OpenEdXEnrollStrategy})
+	mailer, err := mail.New(mail.Config{APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.MailFrom, ShopName: shopName(cfg.WCURL), Language: cfg.Language})
+	if err != nil {
+		st.Close()
+		pub.Close()
+		return nil, err
+	}
+	signer := confirm.NewSigner([]byte(cfg.ConfirmSigningKey), cfg.ConfirmLinkTTL)
+	now := opt.Now
+	if now == nil {
+		now = time.Now
+	}
+	svc := &enrollment.Service{
+		Store: st, Publisher: pub, LMS: lms, Shop: shop, Mailer: mailer,
+		ConfirmLink: func(orderID int64) string { return confirm.Link(cfg.ConfirmURL, signer.Sign(orderID, now())) },
+		Settings: enrollment.Settings{
+			DefaultMode:    cfg.OpenEdXDefaultMode,
+			ConfirmMethods: cfg.ConfirmPaymentMethods,
+			CompleteMixed:  cfg.WCCompleteMixedOrders,
+			NotifyEmails:   cfg.NotifyEmails,
+			MaxAttempts:    cfg.EnrollMaxAttempts,
+			Lease:          opt.Lease,
+		},
+		Now: now,
+		Log: log,
+	}
+	a := &App{
+		Config: cfg, Log: log, Store: st, Publisher: pub, Service: svc, Shop: shop, Signer: signer,
+		verifier: verifier, auth: auth,
+	}
+	a.confirm = &confirm.Handler{Signer: signer, Confirmer: svc, Language: cfg.Language, ShopName: shopName(cfg.WCURL), Now: now, Log: log}
+	return a, nil
+}
+
+// shopName is how emails and pages name the shop: its host name.
+func shopName(shopURL string) string {
+	if u, err := url.Parse(shopURL); err == nil && u.Hostname() != "" {
+		return u.Hostname()
+	}
+	return shopURL
+}
+
+// Close releases the clients.
+func (a *App) Close() error {
+	return errors.Join(a.Publisher.Close(), a.Store.Close())
+}
+
+// Handler returns the handler of one function by name.
+func (a *App) Handler(name string) (http.Handler, error) {
+	var h http.HandlerFunc
+	switch name {
+	case NameWebhook:
+		h = a.webhook
+	case NameEnroll:
+		h = a.enroll
+	case NameConfirm:
+		h = a.confirm.ServeHTTP
+	case NameSweep:
+		h = a.sweep
+	default:
+		return nil, fmt.Errorf("no function %q", name)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h(w, withTrace(r)) }), nil
+}
+
+// Routes serves every function at /<Name>, as the Functions Framework does without
+// FUNCTION_TARGET.
+func (a *App) Routes() http.Handler {
+	mux := http.NewServeMux()
+	for _, n := range []string{NameWebhook, NameEnroll, NameConfirm, NameSweep} {
+		h, _ := a.Handler(n)
+		mux.Handle("/"+n, h)
+	}
+	return mux
+}

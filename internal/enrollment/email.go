@@ -1,0 +1,85 @@
+package enrollment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// processEmail sends the order's single confirmation email (SPEC §2.5). It claims the email
+// in a transaction first, so concurrent or redelivered jobs send it once. If the process dies
+// after SendGrid accepted the message and before the record says so, the claim expires after
+// the lease and the email is sent again: the one window where it can go twice.
+func (s *Service) processEmail(ctx context.Context, j Job, attempt int) error {
+	now := s.now()
+	var order Order
+	send := false
+	_, err := s.Store.Update(ctx, j.OrderID, func(rec *OrderRecord) ([]Job, error) {
+		send = false
+		order = rec.Snapshot.Order
+		e := &rec.Email
+		switch {
+		case e.State == EmailSent || e.State == EmailFailed || e.State == EmailSkipped:
+			return nil, nil
+		case rec.PaidBy != "":
+			// Paid (confirmed by link or moved to processing by an admin) before the email
+			// went out: there is nothing left to confirm.
+			e.State = EmailSkipped
+			return nil, nil
+		case e.State == EmailSending && now.Sub(e.ClaimedAt) <= s.lease():
+			return nil, ErrRetry
+		}
+		e.State, e.ClaimedAt = EmailSending, now
+		send = true
+		return nil, nil
+	})
+	switch {
+	case errors.Is(err, ErrOrderNotFound):
+		return Permanent(err)
+	case errors.Is(err, ErrRetry):
+		return fmt.Errorf("%w: the confirmation email of order %d is being sent by another worker", ErrRetry, j.OrderID)
+	case err != nil:
+		return fmt.Errorf("claim confirmation email of order %d: %w", j.OrderID, err)
+	case !send:
+		return nil
+	}
+
+	to := s.recipients(ctx)
+	var sendErr error
+	if len(to) == 0 {
+		sendErr = Permanent(errors.New("no recipients: the shop's new-order recipients are empty and NOTIFY_EMAILS is not set"))
+	} else {
+		sendErr = s.Mailer.SendConfirmationRequest(ctx, to, &order, s.ConfirmLink(j.OrderID))
+	}
+	final := sendErr != nil && (IsPermanent(sendErr) || s.lastAttempt(attempt))
+	_, err = s.Store.Update(context.WithoutCancel(ctx), j.OrderID, func(rec *OrderRecord) ([]Job, error) {
+		e := &rec.Email
+		switch {
+		case sendErr == nil:
+			e.State, e.SentAt, e.To, e.Error = EmailSent, s.now(), to, ""
+		case final:
+			e.State, e.Error = EmailFailed, sendErr.Error()
+		default:
+			e.State, e.ClaimedAt, e.Error = EmailQueued, time.Time{}, sendErr.Error()
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("record confirmation email of order %d: %w", j.OrderID, err)
+	}
+	if sendErr == nil {
+		s.log().InfoContext(ctx, "confirmation email sent", "order", j.OrderID, "recipients", len(to))
+		return nil
+	}
+	if !final {
+		return fmt.Errorf("%w: send confirmation email of order %d: %v", ErrRetry, j.OrderID, sendErr)
+	}
+	s.log().ErrorContext(ctx, "confirmation email failed", "order", j.OrderID, "error", sendErr)
+	note := "The payment confirmation email could not be sent: " + sendErr.Error() +
+		". Once the payment has arrived, move this order to Processing to enroll the learner."
+	if err := s.Shop.AddNote(ctx, j.OrderID, note); err != nil {
+		s.log().ErrorContext(ctx, "could not note the email failure on the order", "order", j.OrderID, "error", err)
+	}
+	return nil
+}

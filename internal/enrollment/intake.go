@@ -1,0 +1,263 @@
+package enrollment
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Settings are the business settings the domain needs from the configuration.
+type Settings struct {
+	DefaultMode    string   // OPENEDX_DEFAULT_MODE
+	ConfirmMethods []string // CONFIRM_PAYMENT_METHODS
+	CompleteMixed  bool     // WC_COMPLETE_MIXED_ORDERS
+	NotifyEmails   []string // NOTIFY_EMAILS
+	MaxAttempts    int      // the push subscription's max delivery attempts
+	// Lease is how long a claim (a line being enrolled, an email being sent, an order being
+	// completed) holds before another worker may take it over, as when the worker that
+	// claimed it died. It must exceed the longest a job can run.
+	Lease time.Duration
+	// PublishTimeout bounds the publish done inside a request; a job not published by then
+	// stays in the outbox for the sweep.
+	PublishTimeout time.Duration
+}
+
+// Service is the product's behaviour: intake decisions, the jobs, confirmation, the sweep.
+type Service struct {
+	Store       Store
+	Publisher   Publisher
+	LMS         LMS
+	Shop        Shop
+	Mailer      Mailer
+	ConfirmLink func(orderID int64) string
+	Settings    Settings
+	Now         func() time.Time
+	Log         *slog.Logger
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (s *Service) log() *slog.Logger {
+	if s.Log != nil {
+		return s.Log
+	}
+	return slog.Default()
+}
+
+// maxRaw caps the raw payload kept on the order document (Firestore documents hold 1 MiB).
+const maxRaw = 512 << 10
+
+// Topics the service acts on.
+const (
+	TopicOrderCreated = "order.created"
+	TopicOrderUpdated = "order.updated"
+	// TopicReconcile marks an order read from the shop by the sweep rather than delivered.
+	TopicReconcile = "reconcile"
+)
+
+// Intake records a delivery of order (nil for payloads that only carry an id, such as
+// order.deleted) and queues the jobs the order now needs (SPEC §2.1, §2.3, §2.5). The
+// returned outcome is one of the Outcome constants. When it returns nil the delivery is
+// durable and its jobs will run: they are in the outbox even if publishing failed.
+func (s *Service) Intake(ctx context.Context, d Delivery, order *Order, raw []byte) (string, error) {
+	d.ReceivedAt = s.now()
+	var apply func(rec *OrderRecord) (*OrderRecord, string, []Job)
+	if order != nil && (d.Topic == TopicOrderCreated || d.Topic == TopicOrderUpdated || d.Topic == TopicReconcile) {
+		apply = func(rec *OrderRecord) (*OrderRecord, string, []Job) {
+			return s.applyOrder(rec, order, raw, d.Topic, d.ReceivedAt)
+		}
+	} else {
+		apply = func(*OrderRecord) (*OrderRecord, string, []Job) { return nil, OutcomeIgnored, nil }
+	}
+	outcome, jobs, err := s.Store.Intake(ctx, d, apply)
+	if err != nil {
+		return "", fmt.Errorf("record delivery of order %d: %w", d.OrderID, err)
+	}
+	s.publish(ctx, jobs)
+	return outcome, nil
+}
+
+// IntakeOther records a signed delivery of a topic the service does not handle.
+func (s *Service) IntakeOther(ctx context.Context, d Delivery) (string, error) {
+	d.ReceivedAt = s.now()
+	dup, err := s.Store.RecordIgnored(ctx, d)
+	if err != nil {
+		return "", fmt.Errorf("record %s delivery: %w", d.Topic, err)
+	}
+	if dup {
+		return OutcomeDuplicate, nil
+	}
+	return OutcomeIgnored, nil
+}
+
+// publish publishes jobs that are already in the outbox and removes them from it. A job that
+// cannot be published now stays there for the sweep.
+func (s *Service) publish(ctx context.Context, jobs []Job) {
+	for _, j := range jobs {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.publishTimeout())
+		err := s.Publisher.Publish(pctx, j)
+		cancel()
+		if err != nil {
+			s.log().WarnContext(ctx, "job left in the outbox for the sweep", "job", j.ID, "order", j.OrderID, "error", err)
+			continue
+		}
+		if err := s.Store.JobPublished(context.WithoutCancel(ctx), j.ID); err != nil {
+			s.log().WarnContext(ctx, "published job still in the outbox; the sweep will publish it again", "job", j.ID, "error", err)
+		}
+	}
+}
+
+func (s *Service) publishTimeout() time.Duration {
+	if s.Settings.PublishTimeout > 0 {
+		return s.Settings.PublishTimeout
+	}
+	return 5 * time.Second
+}
+
+// applyOrder is the intake decision. It runs inside the Store's transaction and may run more
+// than once, so it only computes.
+func (s *Service) applyOrder(rec *OrderRecord, o *Order, raw []byte, source string, now time.Time) (*OrderRecord, string, []Job) {
+	isNew := rec == nil
+	if isNew {
+		rec = &OrderRecord{ID: o.ID, CreatedAt: now}
+	} else if o.DateModifiedGMT.Before(rec.ModifiedGMT) {
+		return nil, OutcomeStale, nil
+	}
+	prev := rec.Status
+	rec.Number = o.DisplayNumber()
+	rec.Status = o.Status
+	rec.ModifiedGMT = o.DateModifiedGMT
+	rec.Snapshot.Order = *o
+	rec.Raw = ""
+	if len(raw) <= maxRaw {
+		rec.Raw = string(raw)
+	}
+	rec.UpdatedAt = now
+	if isNew || prev != o.Status {
+		rec.History = append(rec.History, StatusChange{From: prev, To: o.Status, ModifiedGMT: o.DateModifiedGMT, At: now, Source: source})
+	}
+	syncLines(rec, o, s.Settings.DefaultMode)
+	rec.Confirm = slices.Contains(s.Settings.ConfirmMethods, o.PaymentMethod)
+
+	var jobs []Job
+	paidBy := ""
+	switch {
+	case rec.Confirm:
+		// The status a confirm-method order has when first seen, or reaches from checkout,
+		// never counts as paid (SPEC §2.5); a later move by an admin does.
+		if !isNew && prev != o.Status && IsPaid(o.Status) && !isCheckoutStatus(prev) {
+			paidBy = PaidByAdmin
+		}
+	case IsPaid(o.Status) && (isNew || !IsPaid(prev)):
+		paidBy = PaidByStatus
+	}
+	if paidBy != "" {
+		if rec.PaidBy == "" {
+			rec.PaidBy, rec.PaidAt = paidBy, now
+		}
+		if j, ok := rec.queueEnrollment(now); ok {
+			jobs = append(jobs, j)
+		}
+	}
+	if rec.Confirm && rec.PaidBy == "" && rec.Email.State == "" &&
+		(o.Status == StatusOnHold || o.Status == StatusProcessing) && rec.hasCourseLines() {
+		rec.Email.State = EmailQueued
+		jobs = append(jobs, Job{ID: "email-" + strconv.FormatInt(rec.ID, 10), Kind: JobEmail, OrderID: rec.ID, CreatedAt: now})
+	}
+	return rec, OutcomeApplied, jobs
+}
+
+// queueEnrollment starts a new enrollment generation when some course line is not enrolled.
+func (rec *OrderRecord) queueEnrollment(now time.Time) (Job, bool) {
+	needed := false
+	for _, l := range rec.Lines {
+		if l.State != LineEnrolled {
+			needed = true
+		}
+	}
+	if !needed {
+		return Job{}, false
+	}
+	rec.EnrollGen++
+	rec.Failed = ""
+	if rec.Completion.State == CompletionFailed || rec.Completion.State == CompletionMixed {
+		rec.Completion = CompletionState{}
+	}
+	return Job{
+		ID:      fmt.Sprintf("enroll-%d-%d", rec.ID, rec.EnrollGen),
+		Kind:    JobEnroll,
+		OrderID: rec.ID, Gen: rec.EnrollGen, CreatedAt: now,
+	}, true
+}
+
+func isCheckoutStatus(s string) bool {
+	return s == "" || s == StatusPending || s == "checkout-draft"
+}
+
+func (rec *OrderRecord) hasCourseLines() bool { return len(rec.Lines) > 0 }
+
+// hasOtherLines reports whether the order holds lines that are not courses.
+func hasOtherLines(o *Order) bool {
+	for _, li := range o.Lines {
+		if !IsCourseSKU(li.SKU) {
+			return true
+		}
+	}
+	return false
+}
+
+// syncLines brings the record's line states in line with the order's current course lines.
+// WooCommerce shows a line's SKU from the product as it is now, so a fixed SKU arrives on the
+// next delivery: new courses become pending, and failed or pending states of courses no
+// longer in the order are dropped. Enrolled and in-flight states are kept.
+func syncLines(rec *OrderRecord, o *Order, defaultMode string) {
+	var want []LineState
+	for _, li := range o.Lines {
+		if !IsCourseSKU(li.SKU) {
+			continue
+		}
+		courses, err := ParseSKU(li.SKU, defaultMode)
+		if err != nil {
+			want = append(want, LineState{LineID: li.ID, LineName: li.Name, Course: strings.TrimSpace(li.SKU), Invalid: err.Error()})
+			continue
+		}
+		for _, c := range courses {
+			want = append(want, LineState{LineID: li.ID, LineName: li.Name, Course: c.Key, Mode: c.Mode})
+		}
+	}
+	have := map[string]LineState{}
+	for _, l := range rec.Lines {
+		have[l.Key()] = l
+	}
+	var out []LineState
+	seen := map[string]bool{}
+	for _, w := range want {
+		seen[w.Key()] = true
+		l, ok := have[w.Key()]
+		if !ok {
+			w.State = LinePending
+			out = append(out, w)
+			continue
+		}
+		l.LineName = w.LineName
+		if l.State != LineEnrolled && l.State != LineClaimed {
+			l.Mode, l.Invalid = w.Mode, w.Invalid
+		}
+		out = append(out, l)
+	}
+	for _, l := range rec.Lines {
+		if !seen[l.Key()] && (l.State == LineEnrolled || l.State == LineClaimed) {
+			out = append(out, l)
+		}
+	}
+	rec.Lines = out
+}

@@ -1,0 +1,183 @@
+package enrollment
+
+import (
+	"context"
+	"strconv"
+	"time"
+)
+
+// Line states of the per-course-line state machine (SPEC §5):
+//
+//	pending --claim--> claimed --LMS ok--> enrolled
+//	                      |--permanent--> failed (retried only by a later enroll request)
+//	                      |--transient--> pending (the job is redelivered)
+//	invalid: the SKU starts with course-v1: but does not parse; reported like failed.
+const (
+	LinePending  = "pending"
+	LineClaimed  = "claimed"
+	LineEnrolled = "enrolled"
+	LineFailed   = "failed"
+)
+
+// Ways an order came to count as paid.
+const (
+	PaidByStatus  = "status"       // the shop showed a paid status (automatic gateways)
+	PaidByAdmin   = "admin-status" // an admin moved a confirm-method order into a paid status
+	PaidByConfirm = "confirm-link" // someone pressed the button of the confirmation email
+)
+
+// Email states of the confirmation email (one per order, ever).
+const (
+	EmailQueued  = "queued"
+	EmailSending = "sending"
+	EmailSent    = "sent"
+	EmailFailed  = "failed"
+	EmailSkipped = "skipped"
+)
+
+// Completion states.
+const (
+	CompletionDone    = "completed"     // the service set the order to completed
+	CompletionAlready = "already"       // the order was completed in the shop already
+	CompletionMixed   = "skipped-mixed" // non-course lines and WC_COMPLETE_MIXED_ORDERS=false
+	CompletionFailed  = "failed"        // the shop refused it permanently
+)
+
+// OrderRecord is everything the service keeps about one order (orders/{id}).
+type OrderRecord struct {
+	ID          int64           `firestore:"id"`
+	Number      string          `firestore:"number"`
+	Status      string          `firestore:"status"`
+	ModifiedGMT time.Time       `firestore:"dateModifiedGmt"`
+	Snapshot    OrderSnapshot   `firestore:"snapshot"`
+	Raw         string          `firestore:"raw"`
+	History     []StatusChange  `firestore:"statusHistory"`
+	Lines       []LineState     `firestore:"lines"`
+	Confirm     bool            `firestore:"needsConfirmation"`
+	PaidBy      string          `firestore:"paidBy,omitempty"`
+	PaidAt      time.Time       `firestore:"paidAt,omitempty"`
+	Confirmed   *Confirmation   `firestore:"confirmation,omitempty"`
+	Email       EmailState      `firestore:"confirmationEmail"`
+	EnrollGen   int             `firestore:"enrollGeneration"`
+	Completion  CompletionState `firestore:"completion"`
+	Failed      string          `firestore:"failed,omitempty"` // why the whole order failed
+	CreatedAt   time.Time       `firestore:"createdAt"`
+	UpdatedAt   time.Time       `firestore:"updatedAt"`
+}
+
+// OrderSnapshot is the latest order as received, in the fields the service uses.
+type OrderSnapshot struct {
+	Order Order `firestore:"order"`
+}
+
+// StatusChange is one entry of the status history.
+type StatusChange struct {
+	From        string    `firestore:"from"`
+	To          string    `firestore:"to"`
+	ModifiedGMT time.Time `firestore:"dateModifiedGmt"`
+	At          time.Time `firestore:"at"`
+	Source      string    `firestore:"source"` // webhook topic, "reconcile", "confirm"
+}
+
+// LineState is the enrollment state of one course of one line.
+type LineState struct {
+	LineID    int64     `firestore:"lineId"`
+	LineName  string    `firestore:"lineName"`
+	Course    string    `firestore:"course"` // course key, or the raw SKU when invalid
+	Mode      string    `firestore:"mode"`
+	Invalid   string    `firestore:"invalid,omitempty"` // why the SKU did not parse
+	State     string    `firestore:"state"`
+	Reason    string    `firestore:"reason,omitempty"`
+	Attempts  int       `firestore:"attempts"`
+	FailedGen int       `firestore:"failedGeneration,omitempty"`
+	Reported  int       `firestore:"reportedGeneration,omitempty"`
+	ClaimID   string    `firestore:"claimId,omitempty"`
+	ClaimedAt time.Time `firestore:"claimedAt,omitempty"`
+	DoneAt    time.Time `firestore:"enrolledAt,omitempty"`
+	Username  string    `firestore:"username,omitempty"`
+	Allowed   bool      `firestore:"allowed,omitempty"`
+}
+
+// Key identifies a line state within its order.
+func (l LineState) Key() string { return strconv.FormatInt(l.LineID, 10) + "|" + l.Course }
+
+// EmailState tracks the single confirmation email of an order.
+type EmailState struct {
+	State     string    `firestore:"state,omitempty"`
+	ClaimedAt time.Time `firestore:"claimedAt,omitempty"`
+	SentAt    time.Time `firestore:"sentAt,omitempty"`
+	To        []string  `firestore:"to,omitempty"`
+	Error     string    `firestore:"error,omitempty"`
+}
+
+// CompletionState tracks marking the order completed and the note listing enrollments.
+type CompletionState struct {
+	State     string    `firestore:"state,omitempty"`
+	Noted     bool      `firestore:"noted,omitempty"`
+	ClaimedAt time.Time `firestore:"claimedAt,omitempty"`
+	Error     string    `firestore:"error,omitempty"`
+	At        time.Time `firestore:"at,omitempty"`
+}
+
+// Delivery is one webhook delivery (orders/{id}/deliveries/{sha256 of body}).
+type Delivery struct {
+	Hash       string    `firestore:"-"`
+	OrderID    int64     `firestore:"orderId"`
+	Topic      string    `firestore:"topic"`
+	Source     string    `firestore:"source"`
+	WebhookID  string    `firestore:"webhookId"`
+	DeliveryID string    `firestore:"deliveryId"`
+	ReceivedAt time.Time `firestore:"receivedAt"`
+	Outcome    string    `firestore:"outcome"`
+}
+
+// Delivery outcomes.
+const (
+	OutcomeApplied   = "applied"   // the order was stored (and jobs queued if any)
+	OutcomeStale     = "stale"     // older than the stored order: recorded only
+	OutcomeDuplicate = "duplicate" // the same body was received before: nothing recorded
+	OutcomeIgnored   = "ignored"   // a topic the service does not act on
+)
+
+// Job kinds.
+const (
+	JobEnroll = "enroll"
+	JobEmail  = "email"
+)
+
+// Job is a unit of work published to the jobs topic and kept in the outbox until published.
+type Job struct {
+	ID        string    `firestore:"-" json:"id"`
+	Kind      string    `firestore:"kind" json:"kind"`
+	OrderID   int64     `firestore:"orderId" json:"order_id"`
+	Gen       int       `firestore:"generation" json:"generation,omitempty"`
+	CreatedAt time.Time `firestore:"createdAt" json:"created_at"`
+}
+
+// Store keeps orders, deliveries and the outbox. Implemented by internal/store (Firestore).
+// The functions passed to it run inside a transaction and may run more than once: they only
+// read and change the record they are given.
+type Store interface {
+	// Intake records d once: if a delivery with d.Hash exists for the order it returns
+	// OutcomeDuplicate and calls nothing. Otherwise it calls apply with the stored record (nil
+	// when the order is new) and writes, in one transaction, the delivery with the outcome
+	// apply returns, the record apply returns (none when nil), and the jobs into the outbox.
+	Intake(ctx context.Context, d Delivery, apply func(rec *OrderRecord) (*OrderRecord, string, []Job)) (string, []Job, error)
+	// RecordIgnored records a delivery that is not about an order the service acts on.
+	RecordIgnored(ctx context.Context, d Delivery) (duplicate bool, err error)
+	// Update runs fn on the stored record in a transaction and writes the record and the
+	// jobs fn returns. ErrOrderNotFound when there is no record. fn returning an error
+	// aborts without writing.
+	Update(ctx context.Context, orderID int64, fn func(rec *OrderRecord) ([]Job, error)) ([]Job, error)
+	// Get reads a record; ErrOrderNotFound when there is none.
+	Get(ctx context.Context, orderID int64) (*OrderRecord, error)
+	// PendingJobs lists outbox jobs created before the given time, oldest first.
+	PendingJobs(ctx context.Context, before time.Time, limit int) ([]Job, error)
+	// JobPublished removes a job from the outbox.
+	JobPublished(ctx context.Context, jobID string) error
+}
+
+// Publisher publishes jobs to the jobs topic. Implemented by internal/jobs.
+type Publisher interface {
+	Publish(ctx context.Context, j Job) error
+}

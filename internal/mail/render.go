@@ -1,0 +1,217 @@
+package mail
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	htmltemplate "html/template"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/aulasneo/wc-openedx/internal/enrollment"
+)
+
+// Message is one rendered email: what Render* returns and what is sent.
+type Message struct {
+	Subject string
+	Text    string // the text/plain part
+	HTML    string // the text/html part
+}
+
+// Kind names an email the service sends; each has an HTML and a text template.
+type Kind string
+
+// The emails of the service.
+const (
+	KindConfirmationRequest Kind = "confirmation"
+	KindFailureReport       Kind = "failure"
+	KindWebhookAlert        Kind = "webhook"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+var (
+	htmlTemplates = map[Kind]*htmltemplate.Template{}
+	textTemplates = map[Kind]*texttemplate.Template{}
+)
+
+func init() {
+	// Conditional comments for Outlook's Word engine, which ignores max-width: a fixed
+	// 600px ghost table. html/template drops comments written in a template, so they are
+	// inserted as trusted constants.
+	htmlFuncs := htmltemplate.FuncMap{
+		"msoOpen": func() htmltemplate.HTML {
+			return `<!--[if mso]><table role="presentation" width="600" align="center" cellpadding="0" cellspacing="0" border="0"><tr><td><![endif]-->`
+		},
+		"msoClose": func() htmltemplate.HTML { return `<!--[if mso]></td></tr></table><![endif]-->` },
+	}
+	for _, k := range []Kind{KindConfirmationRequest, KindFailureReport, KindWebhookAlert} {
+		htmlTemplates[k] = htmltemplate.Must(htmltemplate.New("layout.html.tmpl").
+			Option("missingkey=error").Funcs(htmlFuncs).
+			ParseFS(templateFS, "templates/layout.html.tmpl", "templates/"+string(k)+".html.tmpl"))
+		textTemplates[k] = texttemplate.Must(texttemplate.New("layout.txt.tmpl").
+			Option("missingkey=error").
+			ParseFS(templateFS, "templates/layout.txt.tmpl", "templates/"+string(k)+".txt.tmpl"))
+	}
+}
+
+// view is the data of every template.
+type view struct {
+	Lang      string
+	Shop      string
+	Subject   string
+	Preheader string
+
+	Order    *orderView
+	Link     string // the confirmation link
+	Failures []enrollment.LineFailure
+	Problems []string
+	ShopURL  string
+	AdminURL string // WooCommerce > Settings > Advanced > Webhooks
+	LinkTTL  time.Duration
+}
+
+type orderView struct {
+	Number        string
+	Date          string
+	CustomerName  string
+	CustomerEmail string
+	PaymentTitle  string
+	Currency      string
+	Total         string
+	Lines         []lineView
+}
+
+type lineView struct {
+	Name     string
+	Quantity int
+	Total    string
+}
+
+// T formats the message key of the view's language with args.
+func (v *view) T(key string, args ...any) (string, error) {
+	f, ok := messages[v.Lang][key]
+	if !ok {
+		return "", fmt.Errorf("mail: no %q text for language %q", key, v.Lang)
+	}
+	return fmt.Sprintf(f, args...), nil
+}
+
+// Money writes an amount with the order's currency code.
+func (v *view) Money(amount string) string {
+	if v.Order == nil || v.Order.Currency == "" {
+		return amount
+	}
+	return amount + " " + v.Order.Currency
+}
+
+// button is the data of the "button" template.
+type button struct{ URL, Label string }
+
+// Button makes the data of the "button" template.
+func (v *view) Button(url, label string) button { return button{URL: url, Label: label} }
+
+// Expiry is the line saying how long the link lasts.
+func (v *view) Expiry() (string, error) {
+	if v.LinkTTL <= 0 {
+		return v.T("conf.expires_soon")
+	}
+	return v.T("conf.expires", formatTTL(v.Lang, v.LinkTTL))
+}
+
+// language returns a language the templates have: "es" or "en" (the default).
+func language(lang string) string {
+	lang = strings.ToLower(strings.TrimSpace(lang))
+	if _, ok := messages[lang]; ok {
+		return lang
+	}
+	return "en"
+}
+
+func newOrderView(lang string, o *enrollment.Order) *orderView {
+	ov := &orderView{
+		Number:        o.DisplayNumber(),
+		Date:          formatDate(lang, o.DateCreated),
+		CustomerName:  o.Billing.Name(),
+		CustomerEmail: strings.TrimSpace(o.Billing.Email),
+		PaymentTitle:  o.PaymentMethodTitle,
+		Currency:      o.Currency,
+		Total:         o.Total,
+	}
+	if ov.PaymentTitle == "" {
+		ov.PaymentTitle = o.PaymentMethod
+	}
+	for _, l := range o.Lines {
+		ov.Lines = append(ov.Lines, lineView{Name: l.Name, Quantity: l.Quantity, Total: l.Total})
+	}
+	return ov
+}
+
+func render(k Kind, v *view) (Message, error) {
+	var h, t bytes.Buffer
+	if err := htmlTemplates[k].Execute(&h, v); err != nil {
+		return Message{}, fmt.Errorf("mail: render %s html: %w", k, err)
+	}
+	if err := textTemplates[k].Execute(&t, v); err != nil {
+		return Message{}, fmt.Errorf("mail: render %s text: %w", k, err)
+	}
+	return Message{Subject: v.Subject, Text: t.String(), HTML: h.String()}, nil
+}
+
+// RenderConfirmationRequest renders the email asking the new-order recipients to confirm
+// that the payment of o arrived (SPEC §2.5), without sending it.
+func (m *Mailer) RenderConfirmationRequest(o *enrollment.Order, confirmLink string) (Message, error) {
+	v := &view{Lang: m.lang, Shop: m.cfg.ShopName, Order: newOrderView(m.lang, o), Link: confirmLink, LinkTTL: m.cfg.LinkTTL}
+	key := "conf.subject"
+	switch o.PaymentMethod {
+	case "bacs", "cheque", "cod":
+		key += "." + o.PaymentMethod
+	}
+	var err error
+	if v.Subject, err = v.T(key, m.cfg.ShopName, v.Order.Number); err != nil {
+		return Message{}, err
+	}
+	if v.Preheader, err = v.T("conf.preheader", v.Money(o.Total)); err != nil {
+		return Message{}, err
+	}
+	return render(KindConfirmationRequest, v)
+}
+
+// RenderFailureReport renders the email that says which course lines of o failed, why, and
+// how to retry (SPEC §2.4), without sending it.
+func (m *Mailer) RenderFailureReport(o *enrollment.Order, failures []enrollment.LineFailure) (Message, error) {
+	v := &view{Lang: m.lang, Shop: m.cfg.ShopName, Order: newOrderView(m.lang, o), Failures: failures}
+	var err error
+	if len(failures) == 1 {
+		v.Subject, err = v.T("fail.subject.one", m.cfg.ShopName, v.Order.Number)
+	} else {
+		v.Subject, err = v.T("fail.subject.many", m.cfg.ShopName, v.Order.Number, len(failures))
+	}
+	if err != nil {
+		return Message{}, err
+	}
+	if v.Preheader, err = v.T("fail.preheader", v.Order.Number); err != nil {
+		return Message{}, err
+	}
+	return render(KindFailureReport, v)
+}
+
+// RenderWebhookAlert renders the email that says the shop's webhooks need attention and how
+// to fix them (SPEC §2.7), without sending it.
+func (m *Mailer) RenderWebhookAlert(shopURL string, problems []string) (Message, error) {
+	shopURL = strings.TrimRight(strings.TrimSpace(shopURL), "/")
+	v := &view{Lang: m.lang, Shop: m.cfg.ShopName, Problems: problems, ShopURL: shopURL}
+	if shopURL != "" {
+		v.AdminURL = shopURL + "/wp-admin/admin.php?page=wc-settings&tab=advanced&section=webhooks"
+	}
+	var err error
+	if v.Subject, err = v.T("hook.subject", m.cfg.ShopName); err != nil {
+		return Message{}, err
+	}
+	if v.Preheader, err = v.T("hook.preheader"); err != nil {
+		return Message{}, err
+	}
+	return render(KindWebhookAlert, v)
+}

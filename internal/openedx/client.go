@@ -1,0 +1,344 @@
+// Package openedx is the Open edX LMS client: it enrolls learners (enrollment.LMS) with the
+// Enrollment API or the bulk enroll API, authenticating with OAuth2 client credentials and
+// a JWT access token (protocols.md C and H).
+//
+// The LMS must have an OAuth application (client credentials grant) whose user is global
+// staff (is_staff): the Enrollment API only lets staff enroll other users and use modes
+// other than audit and honor, and the enrollment_allowed and bulk enroll APIs are staff only.
+//
+// Every error returned is either permanent (enrollment.IsPermanent: retrying cannot help,
+// e.g. unknown course, closed enrollment, invalid mode, rejected credentials) or transient
+// (network errors, timeouts, 429, 5xx). Messages say what happened in plain words and quote
+// the LMS's own message.
+package openedx
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aulasneo/wc-openedx/internal/enrollment"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// Strategies for Config.Strategy.
+const (
+	// StrategyEnrollment looks the learner up by email, then uses the Enrollment API, or
+	// enrollment_allowed with auto_enroll when there is no account yet (the default).
+	StrategyEnrollment = "enrollment"
+	// StrategyBulk uses the bulk enroll API (FEATURES['ENABLE_BULK_ENROLLMENT_VIEW']). It
+	// cannot choose the mode: the learner gets the course's default mode (audit or honor),
+	// whatever the SKU says, and it records no order number on the enrollment.
+	StrategyBulk = "bulk"
+)
+
+// DefaultTimeout bounds each HTTP request to the LMS when Config.Timeout is 0.
+const DefaultTimeout = 20 * time.Second
+
+// Order attribute recorded on each enrollment the Enrollment API creates. edx-platform
+// accepts any namespace (it only checks that namespace, name and value are present; only
+// the "credit" mode requires a particular attribute), stores it as a
+// CourseEnrollmentAttribute (value up to 255 characters) and shows it in the Django admin.
+// It is written only when the call creates or changes the enrollment: re-posting an
+// enrollment that is already active leaves the attributes of the first order.
+const (
+	attrNamespace = "order"
+	attrName      = "order_number"
+)
+
+// Config configures a Client.
+type Config struct {
+	BaseURL      string // the LMS root, e.g. https://lms.example.com
+	ClientID     string // OAuth application (client credentials grant) of a staff user
+	ClientSecret string
+	Strategy     string       // StrategyEnrollment ("" means this) or StrategyBulk
+	HTTPClient   *http.Client // optional; http.DefaultClient when nil
+	Timeout      time.Duration
+}
+
+// Client talks to one LMS. It is safe for concurrent use.
+type Client struct {
+	base     string
+	clientID string
+	strategy string
+	http     *http.Client
+	timeout  time.Duration
+	tokens   *tokens
+}
+
+var _ enrollment.LMS = (*Client)(nil)
+
+// New returns a client for cfg.
+func New(cfg Config) *Client {
+	base := strings.TrimRight(cfg.BaseURL, "/")
+	hc := cfg.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	strategy := cfg.Strategy
+	if strategy == "" {
+		strategy = StrategyEnrollment
+	}
+	return &Client{
+		base:     base,
+		clientID: cfg.ClientID,
+		strategy: strategy,
+		http:     hc,
+		timeout:  timeout,
+		tokens: &tokens{
+			cfg: clientcredentials.Config{
+				ClientID:       cfg.ClientID,
+				ClientSecret:   cfg.ClientSecret,
+				TokenURL:       base + "/oauth2/access_token",
+				EndpointParams: url.Values{"token_type": {"jwt"}},
+				AuthStyle:      oauth2.AuthStyleInParams,
+			},
+			httpClient: hc,
+		},
+	}
+}
+
+// Enroll enrolls the learner with this email in c (enrollment.LMS).
+func (c *Client) Enroll(ctx context.Context, email string, course enrollment.Course, orderNumber string) (enrollment.EnrollResult, error) {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if email == "" {
+		return enrollment.EnrollResult{}, enrollment.Permanent(errors.New("the learner has no email address"))
+	}
+	var (
+		res enrollment.EnrollResult
+		err error
+	)
+	if c.strategy == StrategyBulk {
+		res, err = c.bulkEnroll(ctx, email, course.Key)
+	} else {
+		res, err = c.enroll(ctx, email, course, orderNumber)
+	}
+	if err != nil {
+		return res, fmt.Errorf("enroll %s in %s: %w", email, course.Key, err)
+	}
+	return res, nil
+}
+
+func (c *Client) enroll(ctx context.Context, email string, course enrollment.Course, orderNumber string) (enrollment.EnrollResult, error) {
+	username, err := c.lookupUsername(ctx, email)
+	if err != nil {
+		return enrollment.EnrollResult{}, err
+	}
+	if username == "" {
+		return c.allow(ctx, email, course.Key)
+	}
+	body := map[string]any{
+		"user":           username,
+		"is_active":      true,
+		"course_details": map[string]string{"course_id": course.Key},
+	}
+	if course.Mode != "" {
+		body["mode"] = course.Mode
+	}
+	if orderNumber != "" {
+		body["enrollment_attributes"] = []map[string]string{
+			{"namespace": attrNamespace, "name": attrName, "value": orderNumber},
+		}
+	}
+	resp, err := c.do(ctx, http.MethodPost, "/api/enrollment/v1/enrollment", nil, body)
+	if err != nil {
+		return enrollment.EnrollResult{}, err
+	}
+	switch resp.status {
+	case http.StatusOK:
+		return enrollment.EnrollResult{Username: username}, nil
+	case http.StatusNotAcceptable:
+		// The account vanished between the lookup and the enrollment (or the lookup saw an
+		// account the enrollment API cannot find): enroll on registration instead.
+		return c.allow(ctx, email, course.Key)
+	}
+	return enrollment.EnrollResult{}, c.enrollmentError(resp, course.Key, course.Mode)
+}
+
+// lookupUsername returns the username of the account with this email, "" when none.
+func (c *Client) lookupUsername(ctx context.Context, email string) (string, error) {
+	resp, err := c.do(ctx, http.MethodGet, "/api/user/v1/accounts", url.Values{"email": {email}}, nil)
+	if err != nil {
+		return "", err
+	}
+	switch resp.status {
+	case http.StatusOK:
+		var accounts []struct {
+			Username string `json:"username"`
+		}
+		if err := json.Unmarshal(resp.body, &accounts); err != nil {
+			return "", fmt.Errorf("look up the LMS account: unreadable answer (%v): %s", err, lmsMessage(resp.body))
+		}
+		if len(accounts) == 0 {
+			return "", nil
+		}
+		return accounts[0].Username, nil
+	case http.StatusNotFound:
+		return "", nil
+	}
+	return "", fmt.Errorf("look up the LMS account: %w", c.statusError(resp))
+}
+
+// allow records a CourseEnrollmentAllowed with auto_enroll, so the LMS enrolls the learner
+// when they register. An existing record (409) counts as success.
+func (c *Client) allow(ctx context.Context, email, courseKey string) (enrollment.EnrollResult, error) {
+	body := map[string]any{"email": email, "course_id": courseKey, "auto_enroll": true}
+	resp, err := c.do(ctx, http.MethodPost, "/api/enrollment/v1/enrollment_allowed/", nil, body)
+	if err != nil {
+		return enrollment.EnrollResult{}, err
+	}
+	switch resp.status {
+	case http.StatusCreated, http.StatusOK, http.StatusConflict:
+		return enrollment.EnrollResult{Allowed: true}, nil
+	case http.StatusNotFound:
+		if !isJSON(resp.body) {
+			return enrollment.EnrollResult{}, enrollment.Permanent(fmt.Errorf(
+				"the LMS has no enrollment_allowed API (404); it needs a newer Open edX release, or use the bulk strategy"))
+		}
+	}
+	return enrollment.EnrollResult{}, fmt.Errorf("allow enrollment on registration: %w", c.statusError(resp))
+}
+
+// Unenroll deactivates the enrollment of the learner with this email in course; a learner
+// without an account loses their pending enrollment_allowed record. Nothing to undo is not
+// an error.
+func (c *Client) Unenroll(ctx context.Context, email, course string) error {
+	email = strings.ToLower(strings.TrimSpace(email))
+	if email == "" {
+		return enrollment.Permanent(errors.New("unenroll: the learner has no email address"))
+	}
+	if err := c.unenroll(ctx, email, course); err != nil {
+		return fmt.Errorf("unenroll %s from %s: %w", email, course, err)
+	}
+	return nil
+}
+
+func (c *Client) unenroll(ctx context.Context, email, course string) error {
+	username, err := c.lookupUsername(ctx, email)
+	if err != nil {
+		return err
+	}
+	if username != "" {
+		// No mode: sending one that differs from the current mode makes the LMS refuse
+		// ("Enrollment mode mismatch").
+		body := map[string]any{
+			"user":           username,
+			"is_active":      false,
+			"course_details": map[string]string{"course_id": course},
+		}
+		resp, err := c.do(ctx, http.MethodPost, "/api/enrollment/v1/enrollment", nil, body)
+		if err != nil {
+			return err
+		}
+		switch resp.status {
+		case http.StatusOK:
+			return nil
+		case http.StatusNotAcceptable:
+			// fall through to the allowed record
+		default:
+			return c.enrollmentError(resp, course, "")
+		}
+	}
+	body := map[string]any{"email": email, "course_id": course}
+	resp, err := c.do(ctx, http.MethodDelete, "/api/enrollment/v1/enrollment_allowed/", nil, body)
+	if err != nil {
+		return err
+	}
+	switch resp.status {
+	case http.StatusNoContent, http.StatusOK:
+		return nil
+	case http.StatusNotFound:
+		if isJSON(resp.body) {
+			return nil // nothing to delete
+		}
+	}
+	return fmt.Errorf("delete the enrollment_allowed record: %w", c.statusError(resp))
+}
+
+// response is an LMS answer, already read.
+type response struct {
+	status int
+	body   []byte
+}
+
+// maxBody bounds how much of an answer is read.
+const maxBody = 1 << 20
+
+// do sends one API request with the access token and reads the answer. A 401 drops the
+// token and retries once with a fresh one; a second 401 is permanent. Network errors and
+// timeouts are returned as transient errors; every answer else is returned for the caller
+// to classify.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, body any) (*response, error) {
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return nil, enrollment.Permanent(fmt.Errorf("encode the request: %w", err))
+		}
+	}
+	u := c.base + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	for attempt := 0; ; attempt++ {
+		resp, tok, err := c.try(ctx, method, u, payload)
+		if err != nil {
+			return nil, err
+		}
+		if resp.status != http.StatusUnauthorized {
+			return resp, nil
+		}
+		c.tokens.invalidate(tok)
+		if attempt > 0 {
+			return nil, enrollment.Permanent(fmt.Errorf(
+				"the LMS rejected the credentials: %s %s answered 401 even with a fresh access token (%s)",
+				method, path, lmsMessage(resp.body)))
+		}
+	}
+}
+
+// try makes one attempt, bounded by the client's timeout.
+func (c *Client) try(ctx context.Context, method, u string, payload []byte) (*response, *oauth2.Token, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	tok, err := c.tokens.get(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var rd io.Reader
+	if payload != nil {
+		rd = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, nil, enrollment.Permanent(fmt.Errorf("build the request: %w", err))
+	}
+	req.Header.Set("Accept", "application/json")
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	// Type() keeps "JWT" as the LMS wrote it: Authorization: JWT <token>.
+	req.Header.Set("Authorization", tok.Type()+" "+tok.AccessToken)
+	res, err := c.http.Do(req)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s %s: %w", method, req.URL.Path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s %s: read the answer: %w", method, req.URL.Path, err)
+	}
+	return &response{status: res.StatusCode, body: b}, tok, nil
+}

@@ -1,0 +1,79 @@
+package openedx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/aulasneo/wc-openedx/internal/enrollment"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+)
+
+// tokens caches the client-credentials token. clientcredentials.Config.TokenSource caches
+// too, but cannot be told to drop a token the LMS has just refused (a 401), so the cache is
+// kept here: a token is reused until shortly before it expires (oauth2.Token.Valid allows a
+// few seconds of margin) or until invalidate drops it.
+type tokens struct {
+	cfg        clientcredentials.Config
+	httpClient *http.Client
+
+	mu  sync.Mutex
+	tok *oauth2.Token
+}
+
+// get returns the cached token, fetching a new one when there is none or it is about to
+// expire. Fetches are serialised, so many concurrent enrollments make one token call.
+func (t *tokens) get(ctx context.Context) (*oauth2.Token, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tok.Valid() {
+		return t.tok, nil
+	}
+	tok, err := t.cfg.Token(context.WithValue(ctx, oauth2.HTTPClient, t.httpClient))
+	if err != nil {
+		return nil, tokenError(err)
+	}
+	t.tok = tok
+	return tok, nil
+}
+
+// invalidate drops stale if it is still the cached token (another request may already have
+// replaced it), so that the next get fetches a fresh one.
+func (t *tokens) invalidate(stale *oauth2.Token) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.tok != nil && stale != nil && t.tok.AccessToken == stale.AccessToken {
+		t.tok = nil
+	}
+}
+
+// tokenError classifies a failure of the token endpoint: the LMS refusing the client
+// (400/401/403, e.g. invalid_client) is permanent; 429, 5xx and network failures are
+// transient.
+func tokenError(err error) error {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) || re.Response == nil {
+		return fmt.Errorf("get an LMS access token: %w", err)
+	}
+	status := re.Response.StatusCode
+	msg := re.ErrorCode
+	if re.ErrorDescription != "" {
+		msg += ": " + re.ErrorDescription
+	}
+	if msg == "" {
+		msg = lmsMessage(re.Body)
+	}
+	switch {
+	case status == http.StatusTooManyRequests || status >= 500:
+		return fmt.Errorf("get an LMS access token: the LMS answered %d (%s)", status, msg)
+	case status >= 400:
+		return enrollment.Permanent(fmt.Errorf(
+			"get an LMS access token: the LMS rejected the OAuth client id and secret (%d %s); "+
+				"check the OAuth application (client credentials grant) in the LMS admin", status, msg))
+	default:
+		return fmt.Errorf("get an LMS access token: unexpected answer %d (%s)", status, msg)
+	}
+}

@@ -1,0 +1,228 @@
+// Package store keeps the domain's records in Firestore (SPEC §5):
+//
+//	orders/{orderId}                        the order record (enrollment.OrderRecord)
+//	orders/{orderId}/deliveries/{sha256}    every webhook delivery, once
+//	outbox/{jobId}                          jobs recorded with their order, not yet published
+//	deliveries/{sha256}                     signed deliveries of topics that are not orders
+//	sweep/state                             the sweep's checkpoint and open incidents
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"cloud.google.com/go/firestore"
+	"google.golang.org/api/iterator"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/aulasneo/wc-openedx/internal/enrollment"
+)
+
+// Collection names.
+const (
+	Orders     = "orders"
+	Deliveries = "deliveries"
+	Outbox     = "outbox"
+	Sweep      = "sweep"
+)
+
+// Store is the Firestore implementation of enrollment.Store.
+type Store struct {
+	c *firestore.Client
+}
+
+var _ enrollment.Store = (*Store)(nil)
+
+// New opens a Firestore client for project and database ("(default)" when empty). With
+// FIRESTORE_EMULATOR_HOST set the client library talks to the emulator.
+func New(ctx context.Context, project, database string) (*Store, error) {
+	if database == "" {
+		database = firestore.DefaultDatabaseID
+	}
+	c, err := firestore.NewClientWithDatabase(ctx, project, database)
+	if err != nil {
+		return nil, fmt.Errorf("firestore client: %w", err)
+	}
+	return &Store{c: c}, nil
+}
+
+// Client exposes the Firestore client (for tests and tools).
+func (s *Store) Client() *firestore.Client { return s.c }
+
+// Close closes the client.
+func (s *Store) Close() error { return s.c.Close() }
+
+func (s *Store) order(id int64) *firestore.DocumentRef {
+	return s.c.Collection(Orders).Doc(strconv.FormatInt(id, 10))
+}
+
+// Intake implements enrollment.Store.
+func (s *Store) Intake(ctx context.Context, d enrollment.Delivery, apply func(*enrollment.OrderRecord) (*enrollment.OrderRecord, string, []enrollment.Job)) (string, []enrollment.Job, error) {
+	oref := s.order(d.OrderID)
+	dref := oref.Collection(Deliveries).Doc(d.Hash)
+	var outcome string
+	var jobs []enrollment.Job
+	err := s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		docs, err := tx.GetAll([]*firestore.DocumentRef{dref, oref})
+		if err != nil {
+			return err
+		}
+		if docs[0].Exists() {
+			outcome, jobs = enrollment.OutcomeDuplicate, nil
+			return nil
+		}
+		var rec *enrollment.OrderRecord
+		if docs[1].Exists() {
+			rec = new(enrollment.OrderRecord)
+			if err := docs[1].DataTo(rec); err != nil {
+				return fmt.Errorf("decode order %d: %w", d.OrderID, err)
+			}
+		}
+		var next *enrollment.OrderRecord
+		next, outcome, jobs = apply(rec)
+		d.Outcome = outcome
+		if err := tx.Create(dref, d); err != nil {
+			return err
+		}
+		if next != nil {
+			if err := tx.Set(oref, next); err != nil {
+				return err
+			}
+		}
+		return s.addJobs(tx, jobs)
+	})
+	if status.Code(err) == codes.AlreadyExists {
+		return enrollment.OutcomeDuplicate, nil, nil
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	return outcome, jobs, nil
+}
+
+func (s *Store) addJobs(tx *firestore.Transaction, jobs []enrollment.Job) error {
+	for _, j := range jobs {
+		if err := tx.Set(s.c.Collection(Outbox).Doc(j.ID), j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RecordIgnored implements enrollment.Store.
+func (s *Store) RecordIgnored(ctx context.Context, d enrollment.Delivery) (bool, error) {
+	d.Outcome = enrollment.OutcomeIgnored
+	_, err := s.c.Collection(Deliveries).Doc(d.Hash).Create(ctx, d)
+	if status.Code(err) == codes.AlreadyExists {
+		return true, nil
+	}
+	return false, err
+}
+
+// errNoWrite aborts a transaction whose function failed, carrying its error out.
+type errNoWrite struct{ err error }
+
+func (e errNoWrite) Error() string { return e.err.Error() }
+
+// Update implements enrollment.Store.
+func (s *Store) Update(ctx context.Context, orderID int64, fn func(*enrollment.OrderRecord) ([]enrollment.Job, error)) ([]enrollment.Job, error) {
+	ref := s.order(orderID)
+	var jobs []enrollment.Job
+	err := s.c.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
+		doc, err := tx.Get(ref)
+		if status.Code(err) == codes.NotFound {
+			return errNoWrite{enrollment.ErrOrderNotFound}
+		}
+		if err != nil {
+			return err
+		}
+		var rec enrollment.OrderRecord
+		if err := doc.DataTo(&rec); err != nil {
+			return fmt.Errorf("decode order %d: %w", orderID, err)
+		}
+		jobs, err = fn(&rec)
+		if err != nil {
+			return errNoWrite{err}
+		}
+		rec.UpdatedAt = time.Now().UTC()
+		if err := tx.Set(ref, &rec); err != nil {
+			return err
+		}
+		return s.addJobs(tx, jobs)
+	})
+	var nw errNoWrite
+	if errors.As(err, &nw) {
+		return nil, nw.err
+	}
+	return jobs, err
+}
+
+// Get implements enrollment.Store.
+func (s *Store) Get(ctx context.Context, orderID int64) (*enrollment.OrderRecord, error) {
+	doc, err := s.order(orderID).Get(ctx)
+	if status.Code(err) == codes.NotFound {
+		return nil, enrollment.ErrOrderNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rec enrollment.OrderRecord
+	if err := doc.DataTo(&rec); err != nil {
+		return nil, fmt.Errorf("decode order %d: %w", orderID, err)
+	}
+	return &rec, nil
+}
+
+// Deliveries lists the deliveries recorded for an order (for tests and operators).
+func (s *Store) Deliveries(ctx context.Context, orderID int64) ([]enrollment.Delivery, error) {
+	it := s.order(orderID).Collection(Deliveries).Documents(ctx)
+	defer it.Stop()
+	var out []enrollment.Delivery
+	for {
+		doc, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var d enrollment.Delivery
+		if err := doc.DataTo(&d); err != nil {
+			return nil, err
+		}
+		d.Hash = doc.Ref.ID
+		out = append(out, d)
+	}
+}
+
+// PendingJobs implements enrollment.Store.
+func (s *Store) PendingJobs(ctx context.Context, before time.Time, limit int) ([]enrollment.Job, error) {
+	it := s.c.Collection(Outbox).Where("createdAt", "<", before).OrderBy("createdAt", firestore.Asc).Limit(limit).Documents(ctx)
+	defer it.Stop()
+	var out []enrollment.Job
+	for {
+		doc, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		var j enrollment.Job
+		if err := doc.DataTo(&j); err != nil {
+			return nil, err
+		}
+		j.ID = doc.Ref.ID
+		out = append(out, j)
+	}
+}
+
+// JobPublished implements enrollment.Store.
+func (s *Store) JobPublished(ctx context.Context, jobID string) error {
+	_, err := s.c.Collection(Outbox).Doc(jobID).Delete(ctx)
+	return err
+}
