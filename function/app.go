@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"google.golang.org/api/idtoken"
+	"google.golang.org/api/option"
 
 	"github.com/aulasneo/wc-openedx/internal/config"
 	"github.com/aulasneo/wc-openedx/internal/confirm"
@@ -57,6 +58,8 @@ type Options struct {
 	// Lease overrides the claim lease (tests that kill workers shorten it).
 	Lease time.Duration
 	Now   func() time.Time
+	// PubSubOptions reach Pub/Sub some other way (tests put a fault proxy in between).
+	PubSubOptions []option.ClientOption
 }
 
 // New connects to Firestore and Pub/Sub and builds the App.
@@ -77,19 +80,14 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	pub, err := jobs.NewPublisher(ctx, cfg.Project, cfg.JobsTopic)
+	pub, err := jobs.NewPublisher(ctx, cfg.Project, cfg.JobsTopic, opt.PubSubOptions...)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	shop := woocommerce.New(woocommerce.Config{BaseURL: cfg.WCURL, ConsumerKey: cfg.WCConsumerKey, ConsumerSecret: cfg.WCConsumerSecret})
 	lms := openedx.New(openedx.Config{BaseURL: cfg.OpenEdXURL, ClientID: cfg.OpenEdXClientID, ClientSecret: cfg.OpenEdXClientSecret, Strategy: cfg.OpenEdXEnrollStrategy})
-	mailer, err := mail.New(mail.Config{APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.MailFrom, ShopName: shopName(cfg.WCURL), Language: cfg.Language})
-	if err != nil {
-		st.Close()
-		pub.Close()
-		return nil, err
-	}
+	mailer := mail.New(mail.Config{APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.MailFrom, ShopName: shopName(cfg.WCURL), Language: cfg.Language, LinkTTL: cfg.ConfirmLinkTTL})
 	signer := confirm.NewSigner([]byte(cfg.ConfirmSigningKey), cfg.ConfirmLinkTTL)
 	now := opt.Now
 	if now == nil {

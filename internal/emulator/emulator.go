@@ -34,8 +34,9 @@ var (
 type Emulator struct {
 	Kind Kind
 	Host string // host:port
-	cmd  *exec.Cmd
-	once sync.Once
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the gcloud process has exited
+	once   sync.Once
 }
 
 // Start launches the emulator on a free loopback port and waits until it answers. Output goes
@@ -57,9 +58,13 @@ func Start(ctx context.Context, k Kind, logw io.Writer) (*Emulator, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s emulator (is the Google Cloud CLI installed?): %w", k.Name, err)
 	}
-	e := &Emulator{Kind: k, Host: host, cmd: cmd}
+	e := &Emulator{Kind: k, Host: host, cmd: cmd, exited: make(chan struct{})}
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	go func() {
+		err := cmd.Wait()
+		close(e.exited)
+		exited <- err
+	}()
 	deadline := time.After(90 * time.Second)
 	for {
 		if e.ready() {
@@ -96,22 +101,15 @@ func (e *Emulator) Stop() {
 		if e.cmd.Process == nil {
 			return
 		}
-		_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() {
-			for e.cmd.ProcessState == nil {
-				time.Sleep(50 * time.Millisecond)
-				if syscall.Kill(-e.cmd.Process.Pid, 0) != nil {
-					break
-				}
-			}
-			close(done)
-		}()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-e.cmd.Process.Pid, syscall.SIGKILL)
+		pgid := e.cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		deadline := time.Now().Add(5 * time.Second)
+		// Wait for the whole group (gcloud and the Java process it started) to go.
+		for syscall.Kill(-pgid, 0) == nil && time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
 		}
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		<-e.exited
 	})
 }
 

@@ -14,6 +14,13 @@ import (
 	"time"
 
 	"cloud.google.com/go/pubsub/v2"
+	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
 )
@@ -29,8 +36,8 @@ var _ enrollment.Publisher = (*Publisher)(nil)
 // NewPublisher opens a Pub/Sub client for project (the emulator when PUBSUB_EMULATOR_HOST is
 // set) and a publisher for topic. Messages are sent at once, not batched, since intake
 // waits for each publish.
-func NewPublisher(ctx context.Context, project, topic string) (*Publisher, error) {
-	c, err := pubsub.NewClient(ctx, project)
+func NewPublisher(ctx context.Context, project, topic string, opts ...option.ClientOption) (*Publisher, error) {
+	c, err := pubsub.NewClient(ctx, project, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("pubsub client: %w", err)
 	}
@@ -43,6 +50,60 @@ func NewPublisher(ctx context.Context, project, topic string) (*Publisher, error
 
 // Client exposes the Pub/Sub client (for administration in cmd/dev and tests).
 func (p *Publisher) Client() *pubsub.Client { return p.client }
+
+// EmulatorAt returns the client options that reach a Pub/Sub emulator at host (host:port)
+// whatever PUBSUB_EMULATOR_HOST says; tests use it to put a fault proxy in between.
+func EmulatorAt(host string) []option.ClientOption {
+	return []option.ClientOption{
+		option.WithEndpoint(host),
+		option.WithoutAuthentication(),
+		option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())),
+		option.WithTelemetryDisabled(),
+	}
+}
+
+// Setup creates the jobs topic, a dead-letter topic, and push subscriptions delivering both
+// to enrollURL (the dead-letter one tells the Enroll function that retries are exhausted).
+// It is for the emulators (cmd/dev and tests); production resources come from Terraform.
+// Local subscriptions have no retry policy: with one, the emulator stops redelivering once
+// several messages fail together (protocols.md H); without it, it redelivers after ~1 s.
+func Setup(ctx context.Context, c *pubsub.Client, project, topic, enrollURL string, maxAttempts int) error {
+	deadTopic := topic + "-dead"
+	for _, t := range []string{topic, deadTopic} {
+		_, err := c.TopicAdminClient.CreateTopic(ctx, &pubsubpb.Topic{Name: "projects/" + project + "/topics/" + t})
+		if err != nil && status.Code(err) != codes.AlreadyExists {
+			return fmt.Errorf("create topic %s: %w", t, err)
+		}
+	}
+	subs := []*pubsubpb.Subscription{{
+		Name:               "projects/" + project + "/subscriptions/" + topic + "-enroll",
+		Topic:              "projects/" + project + "/topics/" + topic,
+		PushConfig:         &pubsubpb.PushConfig{PushEndpoint: enrollURL},
+		AckDeadlineSeconds: 60,
+		DeadLetterPolicy: &pubsubpb.DeadLetterPolicy{
+			DeadLetterTopic:     "projects/" + project + "/topics/" + deadTopic,
+			MaxDeliveryAttempts: int32(maxAttempts),
+		},
+	}, {
+		Name:               "projects/" + project + "/subscriptions/" + deadTopic + "-enroll",
+		Topic:              "projects/" + project + "/topics/" + deadTopic,
+		PushConfig:         &pubsubpb.PushConfig{PushEndpoint: enrollURL},
+		AckDeadlineSeconds: 60,
+	}}
+	for _, s := range subs {
+		_, err := c.SubscriptionAdminClient.CreateSubscription(ctx, s)
+		if status.Code(err) == codes.AlreadyExists {
+			_, err = c.SubscriptionAdminClient.UpdateSubscription(ctx, &pubsubpb.UpdateSubscriptionRequest{
+				Subscription: s,
+				UpdateMask:   &fieldmaskpb.FieldMask{Paths: []string{"push_config"}},
+			})
+		}
+		if err != nil {
+			return fmt.Errorf("create subscription %s: %w", s.Name, err)
+		}
+	}
+	return nil
+}
 
 // Publish implements enrollment.Publisher: it returns when Pub/Sub has the message or ctx ends.
 func (p *Publisher) Publish(ctx context.Context, j enrollment.Job) error {

@@ -1,0 +1,223 @@
+// Package local runs the whole service on one machine: the four functions on one HTTP
+// server, the jobs topic and push subscriptions in the Pub/Sub emulator, Firestore in its
+// emulator, and simulated WooCommerce, Open edX and SendGrid (internal/sandbox) for whichever
+// of WC_URL, OPENEDX_URL and SENDGRID_API_KEY is not configured. function/cmd/dev and the
+// end-to-end tests use it. The emulator variables must be set (see internal/emulator).
+package local
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aulasneo/wc-openedx/function"
+	"github.com/aulasneo/wc-openedx/internal/config"
+	"github.com/aulasneo/wc-openedx/internal/jobs"
+	"github.com/aulasneo/wc-openedx/internal/sandbox"
+)
+
+// Credentials of the simulated systems.
+const (
+	SimClientID       = "local-lms-client"
+	SimClientSecret   = "local-lms-secret"
+	SimConsumerKey    = "ck_local"
+	SimConsumerSecret = "cs_local"
+	SimWebhookSecret  = "local-webhook-secret"
+	SimSendGridKey    = "SG.local-key"
+)
+
+// Options configure a Stack.
+type Options struct {
+	// Env is the configuration source (os.LookupEnv for cmd/dev, a map for tests).
+	Env func(string) (string, bool)
+	// Addr is where the functions listen; 127.0.0.1:0 when empty.
+	Addr string
+	Log  *slog.Logger
+	// Lease and PubSubHost are passed to the App (tests: short leases, a fault proxy).
+	Lease      time.Duration
+	PubSubHost string
+	// NoWebhooks leaves the simulated shop without webhooks (tests that deliver by hand).
+	NoWebhooks bool
+}
+
+// Stack is a running local service.
+type Stack struct {
+	URL    string // base URL of the functions: URL+"/Webhook", …
+	Config *config.Config
+	App    *function.App
+	LMS    *sandbox.LMS      // nil when OPENEDX_URL is configured
+	Shop   *sandbox.Shop     // nil when WC_URL is configured
+	Mail   *sandbox.SendGrid // nil when SENDGRID_API_KEY is configured
+	// Simulated names the systems that are simulated, for the start-up message.
+	Simulated []string
+
+	servers []*http.Server
+}
+
+// Start brings the stack up.
+func Start(ctx context.Context, opt Options) (st *Stack, err error) {
+	if opt.Env == nil {
+		opt.Env = func(string) (string, bool) { return "", false }
+	}
+	if opt.Addr == "" {
+		opt.Addr = "127.0.0.1:0"
+	}
+	st = &Stack{}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	l, err := net.Listen("tcp", opt.Addr)
+	if err != nil {
+		return nil, err
+	}
+	st.URL = "http://" + l.Addr().String()
+	mux := http.NewServeMux()
+	st.serve(l, mux)
+
+	set := map[string]string{}
+	env := func(k string) string { v, _ := opt.Env(k); return strings.TrimSpace(v) }
+	def := func(k, v string) {
+		if env(k) == "" {
+			set[k] = v
+		}
+	}
+	def("GOOGLE_CLOUD_PROJECT", "local-dev")
+	def("CONFIRM_URL", st.URL+"/"+function.NameConfirm)
+	def("WEBHOOK_URL", st.URL+"/"+function.NameWebhook)
+	def("CONFIRM_SIGNING_KEY", randomKey())
+	def("MAIL_FROM", "Local Shop <shop@example.com>")
+	def("NOTIFY_EMAILS", "admin@example.com")
+
+	if env("OPENEDX_URL") == "" {
+		st.LMS = sandbox.NewLMS()
+		st.LMS.AddClient(SimClientID, SimClientSecret, true)
+		u, err := st.listen(st.LMS)
+		if err != nil {
+			return nil, err
+		}
+		set["OPENEDX_URL"], set["OPENEDX_CLIENT_ID"], set["OPENEDX_CLIENT_SECRET"] = u, SimClientID, SimClientSecret
+		st.Simulated = append(st.Simulated, "Open edX at "+u)
+	}
+	if env("SENDGRID_API_KEY") == "" {
+		st.Mail = sandbox.NewSendGrid(SimSendGridKey)
+		u, err := st.listen(st.Mail)
+		if err != nil {
+			return nil, err
+		}
+		set["SENDGRID_API_KEY"], set["SENDGRID_API_URL"] = SimSendGridKey, u
+		mux.Handle("/mailbox/", http.StripPrefix("/mailbox", st.Mail.MailboxHandler()))
+		st.Simulated = append(st.Simulated, "SendGrid (emails at "+st.URL+"/mailbox/)")
+	}
+	if env("WC_URL") == "" {
+		st.Shop = sandbox.NewShop(sandbox.ShopConfig{
+			ConsumerKey: SimConsumerKey, ConsumerSecret: SimConsumerSecret,
+			WebhookSecret: SimWebhookSecret, Recipients: "shop-admin@example.com",
+		})
+		u, err := st.listen(st.Shop)
+		if err != nil {
+			return nil, err
+		}
+		st.Shop.SetHomeURL(u)
+		set["WC_URL"], set["WC_CONSUMER_KEY"], set["WC_CONSUMER_SECRET"], set["WC_WEBHOOK_SECRET"] = u, SimConsumerKey, SimConsumerSecret, SimWebhookSecret
+		st.Simulated = append(st.Simulated, "WooCommerce at "+u)
+	}
+
+	cfg, err := config.Load(func(k string) (string, bool) {
+		if v, ok := set[k]; ok {
+			return v, true
+		}
+		return opt.Env(k)
+	})
+	if err != nil {
+		return nil, err
+	}
+	st.Config = cfg
+	appOpt := function.Options{Log: opt.Log, Lease: opt.Lease}
+	if opt.PubSubHost != "" {
+		appOpt.PubSubOptions = jobs.EmulatorAt(opt.PubSubHost)
+	}
+	app, err := function.New(ctx, cfg, appOpt)
+	if err != nil {
+		return nil, err
+	}
+	st.App = app
+	admin, err := jobs.NewPublisher(ctx, cfg.Project, cfg.JobsTopic)
+	if err != nil {
+		return nil, err
+	}
+	defer admin.Close()
+	if err := jobs.Setup(ctx, admin.Client(), cfg.Project, cfg.JobsTopic, st.URL+"/"+function.NameEnroll, cfg.EnrollMaxAttempts); err != nil {
+		return nil, err
+	}
+	mux.Handle("/", app.Routes())
+
+	if st.Shop != nil && !opt.NoWebhooks {
+		for _, t := range []struct{ name, topic string }{{"Order created", "order.created"}, {"Order updated", "order.updated"}} {
+			st.Shop.AddWebhook(t.name, t.topic, st.URL+"/"+function.NameWebhook)
+		}
+	}
+	return st, nil
+}
+
+func (st *Stack) listen(h http.Handler) (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	st.serve(l, h)
+	return "http://" + l.Addr().String(), nil
+}
+
+func (st *Stack) serve(l net.Listener, h http.Handler) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	st.servers = append(st.servers, srv)
+	go func() {
+		if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			slog.Error("local server stopped", "addr", l.Addr(), "error", err)
+		}
+	}()
+}
+
+// Close stops the servers and the App.
+func (st *Stack) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, s := range st.servers {
+		_ = s.Shutdown(ctx)
+	}
+	if st.App != nil {
+		_ = st.App.Close()
+	}
+}
+
+// Sweep calls the Sweep function as Cloud Scheduler does.
+func (st *Stack) Sweep(ctx context.Context) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, st.URL+"/"+function.NameSweep, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode, fmt.Errorf("sweep answered %s", resp.Status)
+	}
+	return resp.StatusCode, nil
+}
+
+func randomKey() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

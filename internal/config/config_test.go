@@ -1,0 +1,111 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func valid() map[string]string {
+	return map[string]string{
+		"GOOGLE_CLOUD_PROJECT":  "p",
+		"WC_URL":                "https://shop.example.com",
+		"WC_CONSUMER_KEY":       "ck_123",
+		"WC_CONSUMER_SECRET":    "cs_456",
+		"WC_WEBHOOK_SECRET":     "whsec",
+		"OPENEDX_URL":           "https://lms.example.com",
+		"OPENEDX_CLIENT_ID":     "id",
+		"OPENEDX_CLIENT_SECRET": "lms-secret-value",
+		"SENDGRID_API_KEY":      "SG.key",
+		"MAIL_FROM":             "Shop <shop@example.com>",
+		"CONFIRM_URL":           "https://confirm.example.com",
+		"CONFIRM_SIGNING_KEY":   strings.Repeat("k", 32),
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(valid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 8080 || c.FirestoreDB != "(default)" || c.JobsTopic != "enrollment-jobs" ||
+		c.OpenEdXEnrollStrategy != "enrollment" || c.OpenEdXDefaultMode != "audit" ||
+		c.SendGridAPIURL != "https://api.sendgrid.com" || c.Language != "en" ||
+		c.ConfirmLinkTTL != 720*time.Hour || c.ReconcileLookback != 72*time.Hour ||
+		c.WCCompleteMixedOrders || c.WebhookReactivate || len(c.UnenrollOn) != 0 || len(c.NotifyEmails) != 0 ||
+		fmt.Sprint(c.ConfirmPaymentMethods) != "[bacs cheque cod]" || c.EnrollMaxAttempts != 5 {
+		t.Errorf("defaults not applied: %+v", c)
+	}
+}
+
+func TestLoadReportsEveryProblem(t *testing.T) {
+	t.Parallel()
+	m := valid()
+	delete(m, "WC_URL")
+	delete(m, "SENDGRID_API_KEY")
+	m["PORT"] = "eighty"
+	m["LANGUAGE"] = "fr"
+	m["CONFIRM_SIGNING_KEY"] = "short"
+	m["CONFIRM_LINK_TTL"] = "30 days"
+	m["WC_COMPLETE_MIXED_ORDERS"] = "sure"
+	m["OPENEDX_URL"] = "lms.example.com"
+	m["NOTIFY_EMAILS"] = "a@example.com, not-an-email"
+	m["OPENEDX_ENROLL_STRATEGY"] = "magic"
+	m["UNENROLL_ON"] = "refunded,failed"
+	m["LOG_LEVEL"] = "loud"
+	_, err := Load(env(m))
+	if err == nil {
+		t.Fatal("Load accepted a broken configuration")
+	}
+	for _, want := range []string{
+		"WC_URL: required", "SENDGRID_API_KEY: required", "PORT:", "LANGUAGE:", "CONFIRM_SIGNING_KEY: must be at least 32",
+		"CONFIRM_LINK_TTL:", "WC_COMPLETE_MIXED_ORDERS:", "OPENEDX_URL:", `NOTIFY_EMAILS: "not-an-email"`,
+		"OPENEDX_ENROLL_STRATEGY:", `UNENROLL_ON: "failed"`, "LOG_LEVEL:",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %q:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "lms-secret-value") {
+		t.Error("error prints a secret")
+	}
+}
+
+func TestSecretsNeverPrinted(t *testing.T) {
+	t.Parallel()
+	c, err := Load(env(valid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := c.String() + fmt.Sprintf("%v %+v", *c, c.LogValue())
+	for _, secret := range []string{"ck_123", "cs_456", "whsec", "lms-secret-value", "SG.key", strings.Repeat("k", 32)} {
+		if strings.Contains(out, secret) {
+			t.Errorf("secret %q printed: %s", secret, out)
+		}
+	}
+	if !strings.Contains(out, "https://shop.example.com") {
+		t.Errorf("non-secret values missing: %s", out)
+	}
+}
+
+func TestVariablesListsEveryField(t *testing.T) {
+	t.Parallel()
+	names := map[string]Variable{}
+	for _, v := range Variables() {
+		names[v.Name] = v
+	}
+	for _, n := range []string{"PORT", "GOOGLE_CLOUD_PROJECT", "WC_URL", "CONFIRM_SIGNING_KEY", "UNENROLL_ON", "LOG_LEVEL"} {
+		if _, ok := names[n]; !ok {
+			t.Errorf("Variables() lacks %s", n)
+		}
+	}
+	if !names["WC_WEBHOOK_SECRET"].Secret || names["WC_URL"].Secret || !names["WC_URL"].Required {
+		t.Errorf("tags wrong: %+v", names)
+	}
+}

@@ -1,0 +1,95 @@
+package mail
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aulasneo/wc-openedx/internal/enrollment"
+)
+
+func TestLanguagesHaveTheSameTexts(t *testing.T) {
+	en := slices.Sorted(maps.Keys(messages["en"]))
+	es := slices.Sorted(maps.Keys(messages["es"]))
+	if !slices.Equal(en, es) {
+		t.Errorf("en and es texts differ:\nen %v\nes %v", en, es)
+	}
+}
+
+func TestRenderEveryKind(t *testing.T) {
+	t.Parallel()
+	o := testOrder()
+	o.Billing = enrollment.Person{Email: "buyer@example.com"} // no name
+	o.DateCreated = time.Time{}
+	for _, lang := range []string{"en", "es", "", "fr"} {
+		m := New(Config{From: "shop@shop.example.com", Language: lang})
+		msgs := map[Kind]func() (Message, error){
+			KindConfirmationRequest: func() (Message, error) { return m.RenderConfirmationRequest(o, "https://c.example/x") },
+			KindFailureReport: func() (Message, error) {
+				return m.RenderFailureReport(o, []enrollment.LineFailure{{LineName: "L", Course: "C", Reason: "R", Attempts: 1}})
+			},
+			KindWebhookAlert: func() (Message, error) { return m.RenderWebhookAlert("", []string{"p"}) },
+		}
+		for kind, render := range msgs {
+			msg, err := render()
+			if err != nil {
+				t.Fatalf("%q %s: %v", lang, kind, err)
+			}
+			for part, s := range map[string]string{"subject": msg.Subject, "text": msg.Text, "html": msg.HTML} {
+				if s == "" || strings.Contains(s, "%!") || strings.Contains(s, "{{") || strings.Contains(s, "<no value>") {
+					t.Errorf("%q %s %s is broken:\n%s", lang, kind, part, s)
+				}
+			}
+			if !strings.HasPrefix(msg.Subject, "[WooCommerce] ") {
+				t.Errorf("%q %s: subject %q, want the fallback shop name", lang, kind, msg.Subject)
+			}
+			if !strings.HasPrefix(msg.HTML, "<!DOCTYPE html>") || !strings.Contains(msg.HTML, "<!--[if mso]>") {
+				t.Errorf("%q %s: html lacks the doctype or the Outlook table", lang, kind)
+			}
+		}
+	}
+}
+
+func TestConfirmationSubjectPerMethod(t *testing.T) {
+	t.Parallel()
+	want := map[string][2]string{
+		"bacs":     {"confirm the bank transfer", "confirme la transferencia"},
+		"cheque":   {"confirm the cheque payment", "confirme el pago con cheque"},
+		"cod":      {"confirm the cash on delivery payment", "confirme el pago contra reembolso"},
+		"other_gw": {"confirm the payment", "confirme el pago"},
+	}
+	for method, w := range want {
+		for i, lang := range []string{"en", "es"} {
+			o := testOrder()
+			o.PaymentMethod = method
+			msg, err := New(Config{From: "s@x.example", ShopName: "S", Language: lang}).RenderConfirmationRequest(o, "https://c.example")
+			if err != nil || !strings.HasSuffix(msg.Subject, ": "+w[i]) {
+				t.Errorf("%s %s: subject %q %v", method, lang, msg.Subject, err)
+			}
+		}
+	}
+}
+
+func TestFormatTTL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		d      time.Duration
+		en, es string
+	}{
+		{720 * time.Hour, "30 days", "30 días"},
+		{24 * time.Hour, "1 day", "1 día"},
+		{36 * time.Hour, "36 hours", "36 horas"},
+		{90 * time.Minute, "2 hours", "2 horas"},
+		{time.Hour, "1 hour", "1 hora"},
+	}
+	for _, tt := range tests {
+		if got := formatTTL("en", tt.d); got != tt.en {
+			t.Errorf("en %v = %q, want %q", tt.d, got, tt.en)
+		}
+		if got := formatTTL("es", tt.d); got != tt.es {
+			t.Errorf("es %v = %q, want %q", tt.d, got, tt.es)
+		}
+	}
+}
