@@ -1,7 +1,6 @@
 package local_test
 
 import (
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +18,8 @@ func TestCardOrderIsEnrolledAndCompleted(t *testing.T) {
 	if len(got) != 1 || got[0].User != learnerID || got[0].Course != coursePy || got[0].Mode != "audit" || !got[0].IsActive {
 		t.Fatalf("enrollments = %+v", got)
 	}
-	if len(got[0].Attributes) == 0 || got[0].Attributes[0].Value != st.Shop.Notes(id)[0].Note[:0]+orderNumber(st, id) {
-		t.Errorf("enrollment attributes %+v do not carry order number %s", got[0].Attributes, orderNumber(st, id))
+	if o, _ := st.Shop.Order(id); len(got[0].Attributes) != 1 || got[0].Attributes[0].Value != o.Number {
+		t.Errorf("enrollment attributes %+v do not carry the order number %s", got[0].Attributes, o.Number)
 	}
 	if s := st.LMS.Stats(); s.Created != 1 {
 		t.Errorf("LMS stats %+v, want exactly one created enrollment", s)
@@ -35,6 +34,7 @@ func TestCardOrderIsEnrolledAndCompleted(t *testing.T) {
 			t.Errorf("note visible to the customer: %q", note.Note)
 		}
 	}
+	waitFor(t, "completion recorded", 10*time.Second, func() bool { return record(t, st, id).Completion.Noted })
 	rec := record(t, st, id)
 	if rec.Completion.State != enrollment.CompletionDone || rec.Lines[0].State != enrollment.LineEnrolled {
 		t.Errorf("record: completion %+v lines %+v", rec.Completion, rec.Lines)
@@ -49,24 +49,3 @@ func TestCardOrderIsEnrolledAndCompleted(t *testing.T) {
 	}
 }
 
-func orderNumber(st interface{}, id int64) string {
-	return itoa(id)
-}
-
-func itoa(n int64) string {
-	return strings.TrimSpace(strings.Replace(string(rune('0'))+"", "0", "", 1)) + fmtInt(n)
-}
-
-func fmtInt(n int64) string {
-	s := []byte{}
-	if n == 0 {
-		return "0"
-	}
-	for n > 0 {
-		s = append([]byte{byte('0' + n%10)}, s...)
-		n /= 10
-	}
-	return string(s)
-}
-
-var _ = slices.Contains[[]string]
