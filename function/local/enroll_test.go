@@ -48,4 +48,3 @@ func TestCardOrderIsEnrolledAndCompleted(t *testing.T) {
 		t.Errorf("%d order updates, want 1", n)
 	}
 }
-

@@ -32,8 +32,8 @@ var (
 
 // Emulator is a running emulator process.
 type Emulator struct {
-	Kind Kind
-	Host string // host:port
+	Kind   Kind
+	Host   string // host:port
 	cmd    *exec.Cmd
 	exited chan struct{} // closed when the gcloud process has exited
 	once   sync.Once
