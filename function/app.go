@@ -58,6 +58,8 @@ type Options struct {
 	// Lease overrides the claim lease (tests that kill workers shorten it).
 	Lease time.Duration
 	Now   func() time.Time
+	// PublishTimeout and OutboxGrace override the service's (tests of a Pub/Sub outage).
+	PublishTimeout, OutboxGrace time.Duration
 	// PubSubOptions reach Pub/Sub some other way (tests put a fault proxy in between).
 	PubSubOptions []option.ClientOption
 }
@@ -103,9 +105,19 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 			NotifyEmails:   cfg.NotifyEmails,
 			MaxAttempts:    cfg.EnrollMaxAttempts,
 			Lease:          opt.Lease,
+			PublishTimeout: opt.PublishTimeout,
+			OutboxGrace:    opt.OutboxGrace,
 		},
 		Now: now,
 		Log: log,
+		// Reconciliation and webhook health (SPEC §2.7).
+		ShopAdmin: shop, Alerter: mailer, SweepStore: st,
+		SweepSettings: enrollment.SweepSettings{
+			ShopURL:           cfg.WCURL,
+			WebhookURL:        cfg.WebhookURL,
+			ReconcileLookback: cfg.ReconcileLookback,
+			WebhookReactivate: cfg.WebhookReactivate,
+		},
 	}
 	a := &App{
 		Config: cfg, Log: log, Store: st, Publisher: pub, Service: svc, Shop: shop, Signer: signer,

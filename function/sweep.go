@@ -5,9 +5,10 @@ import (
 	"net/http"
 )
 
-// sweep is the Sweep function, called by Cloud Scheduler: it publishes jobs left in the
-// outbox. 200 when it ran (even if some jobs are still unpublished: the next run retries
-// them); 500 only when it could not run.
+// sweep is the Sweep function, called by Cloud Scheduler (SPEC §2.7): it publishes jobs left
+// in the outbox, checks the shop's webhooks and reconciles the orders modified since its last
+// run. 200 with a JSON report when it ran (even if some orders or jobs failed: the next run
+// retries them); 500 only when it could not run.
 func (a *App) sweep(w http.ResponseWriter, r *http.Request) {
 	if err := a.auth.check(r); err != nil {
 		a.Log.WarnContext(r.Context(), "sweep call rejected", "error", err)
@@ -20,13 +21,15 @@ func (a *App) sweep(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	rep, err := a.Service.RelayOutbox(ctx)
+	rep, err := a.Service.Sweep(ctx)
 	if err != nil {
 		a.Log.ErrorContext(ctx, "sweep could not run", "error", err)
 		reject(w, http.StatusInternalServerError, err.Error())
 		return
 	}
-	a.Log.InfoContext(ctx, "sweep done", "published", rep.Published, "unpublished", rep.Failed)
+	a.Log.InfoContext(ctx, "sweep done", "published", rep.Published, "unpublished", rep.Unpublished,
+		"reconciled", rep.Reconcile.Orders, "reconcile_failed", rep.Reconcile.Failed,
+		"incidents_opened", rep.Webhooks.Opened, "incidents_closed", rep.Webhooks.Closed)
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(rep)
 }

@@ -43,6 +43,8 @@ type Options struct {
 	// Lease and PubSubHost are passed to the App (tests: short leases, a fault proxy).
 	Lease      time.Duration
 	PubSubHost string
+	// PublishTimeout and OutboxGrace are passed to the App (tests of a Pub/Sub outage).
+	PublishTimeout, OutboxGrace time.Duration
 	// NoWebhooks leaves the simulated shop without webhooks (tests that deliver by hand).
 	NoWebhooks bool
 }
@@ -141,7 +143,7 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 		return nil, err
 	}
 	st.Config = cfg
-	appOpt := function.Options{Log: opt.Log, Lease: opt.Lease}
+	appOpt := function.Options{Log: opt.Log, Lease: opt.Lease, PublishTimeout: opt.PublishTimeout, OutboxGrace: opt.OutboxGrace}
 	if opt.PubSubHost != "" {
 		appOpt.PubSubOptions = jobs.EmulatorAt(opt.PubSubHost)
 	}

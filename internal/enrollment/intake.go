@@ -24,6 +24,8 @@ type Settings struct {
 	// PublishTimeout bounds the publish done inside a request; a job not published by then
 	// stays in the outbox for the sweep.
 	PublishTimeout time.Duration
+	// OutboxGrace is how old an outbox job must be before the sweep publishes it (30 s).
+	OutboxGrace time.Duration
 }
 
 // Service is the product's behaviour: intake decisions, the jobs, confirmation, the sweep.
@@ -37,6 +39,13 @@ type Service struct {
 	Settings    Settings
 	Now         func() time.Time
 	Log         *slog.Logger
+
+	// Reconciliation and webhook health (SPEC §2.7); the sweep only publishes the outbox
+	// when ShopAdmin or SweepStore is nil.
+	ShopAdmin     ShopAdmin
+	Alerter       WebhookAlerter
+	SweepStore    SweepStore
+	SweepSettings SweepSettings
 }
 
 func (s *Service) now() time.Time {

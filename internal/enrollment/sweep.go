@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// outboxGrace is how old an outbox job must be before the sweep publishes it, so that it does
-// not race the request that is publishing it right now.
-const outboxGrace = 30 * time.Second
+// defaultOutboxGrace is how old an outbox job must be before the sweep publishes it, so that
+// it does not race the request that is publishing it right now.
+const defaultOutboxGrace = 30 * time.Second
 
 // SweepReport says what one sweep did.
 type SweepReport struct {
@@ -21,7 +21,11 @@ type SweepReport struct {
 func (s *Service) RelayOutbox(ctx context.Context) (SweepReport, error) {
 	var rep SweepReport
 	for {
-		jobs, err := s.Store.PendingJobs(ctx, s.now().Add(-outboxGrace), 100)
+		grace := s.Settings.OutboxGrace
+		if grace <= 0 {
+			grace = defaultOutboxGrace
+		}
+		jobs, err := s.Store.PendingJobs(ctx, s.now().Add(-grace), 100)
 		if err != nil {
 			return rep, fmt.Errorf("read the outbox: %w", err)
 		}

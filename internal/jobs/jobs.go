@@ -185,6 +185,12 @@ func DecodePush(r io.Reader) (enrollment.Job, *Push, error) {
 	return j, &p, nil
 }
 
+// EncodePushData wraps message data in a push body (for tests that pull messages).
+func EncodePushData(data []byte) []byte {
+	b, _ := json.Marshal(map[string]any{"message": map[string]any{"data": base64.StdEncoding.EncodeToString(data)}})
+	return b
+}
+
 // EncodePush builds a push body for j, as Pub/Sub would deliver it (for tests and tools).
 func EncodePush(j enrollment.Job, subscription string, attempt int) []byte {
 	data, _ := json.Marshal(j)

@@ -1,10 +1,10 @@
 package woocommerce
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
@@ -18,16 +18,16 @@ const dateLayout = "2006-01-02T15:04:05"
 // (protocols.md A5). Only the fields the service uses are typed; the raw JSON is kept by the
 // caller.
 type OrderPayload struct {
-	ID                 json.Number `json:"id"`
-	Number             string      `json:"number"`
-	Status             string      `json:"status"`
-	Currency           string      `json:"currency"`
-	Total              string      `json:"total"`
-	PaymentMethod      string      `json:"payment_method"`
-	PaymentMethodTitle string      `json:"payment_method_title"`
-	DateCreated        *string     `json:"date_created"`
-	DateCreatedGMT     *string     `json:"date_created_gmt"`
-	DateModifiedGMT    *string     `json:"date_modified_gmt"`
+	ID                 json.RawMessage `json:"id"`
+	Number             string          `json:"number"`
+	Status             string          `json:"status"`
+	Currency           string          `json:"currency"`
+	Total              string          `json:"total"`
+	PaymentMethod      string          `json:"payment_method"`
+	PaymentMethodTitle string          `json:"payment_method_title"`
+	DateCreated        *string         `json:"date_created"`
+	DateCreatedGMT     *string         `json:"date_created_gmt"`
+	DateModifiedGMT    *string         `json:"date_modified_gmt"`
 	Billing            struct {
 		FirstName string  `json:"first_name"`
 		LastName  string  `json:"last_name"`
@@ -54,14 +54,17 @@ var ErrNoOrderID = errors.New(`no numeric "id"`)
 // OrderID reads only the numeric "id" of a body (as order.deleted sends {"id":N}).
 func OrderID(body []byte) (int64, error) {
 	var v struct {
-		ID json.Number `json:"id"`
+		ID json.RawMessage `json:"id"`
 	}
-	d := json.NewDecoder(bytes.NewReader(body))
-	d.UseNumber()
-	if err := d.Decode(&v); err != nil {
+	if err := json.Unmarshal(body, &v); err != nil {
 		return 0, fmt.Errorf("not JSON: %w", err)
 	}
-	id, err := v.ID.Int64()
+	return numericID(v.ID)
+}
+
+// numericID accepts a positive JSON integer literal, not a string holding one.
+func numericID(raw json.RawMessage) (int64, error) {
+	id, err := strconv.ParseInt(string(raw), 10, 64)
 	if err != nil || id <= 0 {
 		return 0, ErrNoOrderID
 	}
@@ -80,9 +83,9 @@ func ParseOrder(body []byte) (*enrollment.Order, error) {
 
 // Order converts the payload to the domain's Order.
 func (p *OrderPayload) Order() (*enrollment.Order, error) {
-	id, err := p.ID.Int64()
-	if err != nil || id <= 0 {
-		return nil, ErrNoOrderID
+	id, err := numericID(p.ID)
+	if err != nil {
+		return nil, err
 	}
 	o := &enrollment.Order{
 		ID:                 id,

@@ -1,0 +1,384 @@
+// Command dev is the local run (SPEC §4): the whole service on one machine.
+//
+//	go run ./function/cmd/dev          # serve the four functions, simulating what is not configured
+//	go run ./function/cmd/dev -demo    # also push three sample orders through and show what happened
+//
+// It starts the Firestore and Pub/Sub emulators when FIRESTORE_EMULATOR_HOST and
+// PUBSUB_EMULATOR_HOST are unset (and stops them on exit), stands in simulated WooCommerce,
+// Open edX and SendGrid for whichever of WC_URL, OPENEDX_URL and SENDGRID_API_KEY is unset,
+// creates the jobs topic and its push subscription to /Enroll, serves /Webhook, /Enroll,
+// /Confirm and /Sweep, and calls /Sweep every minute as Cloud Scheduler would.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/aulasneo/wc-openedx/function"
+	"github.com/aulasneo/wc-openedx/function/local"
+	"github.com/aulasneo/wc-openedx/internal/emulator"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// flags are the command line.
+type flags struct {
+	addr  string
+	demo  bool
+	sweep time.Duration
+}
+
+func parseFlags(args []string, stderr io.Writer) (flags, error) {
+	var f flags
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: go run ./function/cmd/dev [-demo] [-addr host:port] [-sweep interval]\n\n"+
+			"Runs the whole service locally. Firestore and Pub/Sub emulators are started when\n"+
+			"FIRESTORE_EMULATOR_HOST / PUBSUB_EMULATOR_HOST are unset; WooCommerce, Open edX and\n"+
+			"SendGrid are simulated when WC_URL / OPENEDX_URL / SENDGRID_API_KEY are unset.\n\n")
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&f.addr, "addr", "127.0.0.1:8080", "where the functions listen (host:port; port 0 picks a free one)")
+	fs.BoolVar(&f.demo, "demo", false, "push three sample orders (card, bank transfer, unknown course) through the simulated shop and show the outcome")
+	fs.DurationVar(&f.sweep, "sweep", time.Minute, "how often to call /Sweep, as Cloud Scheduler would (0 disables)")
+	if err := fs.Parse(args); err != nil {
+		return f, err
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
+		return f, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if f.sweep < 0 {
+		return f, errors.New("-sweep must not be negative")
+	}
+	return f, nil
+}
+
+// run is main without os.Exit, so that every deferred clean-up (emulators above all) runs.
+func run(args []string, stdout, stderr io.Writer) int {
+	f, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "dev:", err)
+		return 2
+	}
+	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stopSignals()
+	if err := serve(ctx, f, stdout, stderr); err != nil {
+		fmt.Fprintln(stderr, "dev:", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(ctx context.Context, f flags, stdout, stderr io.Writer) error {
+	env := func(k string) string { return strings.TrimSpace(os.Getenv(k)) }
+	if f.demo {
+		var real []string
+		for _, k := range []string{"WC_URL", "OPENEDX_URL", "SENDGRID_API_KEY"} {
+			if env(k) != "" {
+				real = append(real, k)
+			}
+		}
+		if len(real) > 0 {
+			return fmt.Errorf("-demo creates orders, courses and emails in the simulated shop, LMS and SendGrid, "+
+				"so it does not run against real systems; unset %s (or run without -demo)", strings.Join(real, ", "))
+		}
+	}
+	if f.demo && env("GOOGLE_CLOUD_PROJECT") == "" {
+		// A project of its own, so that a demo against emulators that outlive it (their
+		// variables set) does not meet the orders of an earlier demo: the shop numbers from 1001.
+		b := make([]byte, 4)
+		_, _ = rand.Read(b)
+		os.Setenv("GOOGLE_CLOUD_PROJECT", "local-demo-"+hex.EncodeToString(b))
+	}
+	// Fail before the emulators' 10 s when the address is taken.
+	if l, err := net.Listen("tcp", f.addr); err != nil {
+		return fmt.Errorf("cannot listen on %s (%v); pick another address with -addr, e.g. -addr 127.0.0.1:0", f.addr, err)
+	} else {
+		l.Close()
+	}
+
+	// The app's logs: human-readable, on stderr. During the demo only warnings and errors, so
+	// that the summary stays readable, unless LOG_LEVEL asks otherwise.
+	level := new(slog.LevelVar)
+	configured, hasLevel := slog.LevelInfo, env("LOG_LEVEL") != ""
+	if hasLevel {
+		_ = configured.UnmarshalText([]byte(env("LOG_LEVEL"))) // config.Load reports a bad value
+	}
+	level.Set(configured)
+	// During the demo, unless LOG_LEVEL is set, only warnings and errors reach the console
+	// before the summary (the unknown course's failure is an expected warning, so the demo's
+	// own logs go to a file; the console gets them again once the summary is printed).
+	quietDemo := f.demo && !hasLevel
+	if quietDemo {
+		level.Set(slog.LevelWarn)
+	}
+	logw := &switchWriter{w: stderr}
+	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
+
+	emus, err := startEmulators(ctx, stdout)
+	if err != nil {
+		return err
+	}
+	defer emus.stop(stdout)
+
+	st, err := local.Start(ctx, local.Options{Env: os.LookupEnv, Addr: f.addr, Log: log})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // interrupted while starting
+		}
+		return fmt.Errorf("start: %w", err)
+	}
+	defer st.Close()
+	if !hasLevel {
+		configured = st.Config.LogLevel
+	}
+	if !quietDemo {
+		level.Set(configured)
+	}
+
+	printBanner(stdout, st, f, emus)
+
+	if f.sweep > 0 {
+		go sweepEvery(ctx, st, f.sweep, log)
+	}
+	if f.demo {
+		var demoLog *os.File
+		if quietDemo {
+			if demoLog, err = os.CreateTemp("", "wc-openedx-demo-*.log"); err != nil {
+				return err
+			}
+			defer demoLog.Close()
+			level.Set(configured)
+			logw.set(demoLog)
+		}
+		err := runDemo(ctx, stdout, st, func() {
+			if demoLog != nil {
+				fmt.Fprintf(stdout, "The service's logs during the demo are in %s; from now on they go to the console.\n", demoLog.Name())
+				logw.set(stderr)
+			}
+		})
+		logw.set(stderr)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "\nStopping…")
+	return nil
+}
+
+// switchWriter is the log's destination, which the demo changes.
+type switchWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *switchWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *switchWriter) set(w io.Writer) {
+	s.mu.Lock()
+	s.w = w
+	s.mu.Unlock()
+}
+
+// emulators are the emulators this run started.
+type emulators struct {
+	started []string // "Firestore 127.0.0.1:1234"
+	logPath string
+	logFile *os.File
+	stopFn  func()
+}
+
+// startEmulators starts the emulators whose variables are unset, with their output in a log
+// file in os.TempDir.
+func startEmulators(ctx context.Context, stdout io.Writer) (*emulators, error) {
+	e := &emulators{stopFn: func() {}}
+	var missing []emulator.Kind
+	for _, k := range []emulator.Kind{emulator.Firestore, emulator.PubSub} {
+		if os.Getenv(k.Env) == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) == 0 {
+		return e, nil
+	}
+	lf, err := os.CreateTemp("", "wc-openedx-emulators-*.log")
+	if err != nil {
+		return nil, err
+	}
+	e.logFile, e.logPath = lf, lf.Name()
+	fmt.Fprintf(stdout, "Starting the Firestore and Pub/Sub emulators (about 10 s)… their output goes to %s\n", e.logPath)
+	stop, err := emulator.Ensure(ctx, lf, missing...)
+	if err != nil {
+		lf.Close()
+		if ctx.Err() != nil {
+			return nil, errors.New("interrupted while starting the emulators")
+		}
+		return nil, fmt.Errorf("%w\n(the emulators come with the Google Cloud CLI: gcloud components install cloud-firestore-emulator pubsub-emulator beta; their output is in %s)", err, e.logPath)
+	}
+	e.stopFn = stop
+	for _, k := range missing {
+		e.started = append(e.started, emulatorTitle(k)+" "+os.Getenv(k.Env))
+	}
+	return e, nil
+}
+
+func emulatorTitle(k emulator.Kind) string {
+	if k.Name == emulator.PubSub.Name {
+		return "Pub/Sub"
+	}
+	return "Firestore"
+}
+
+func (e *emulators) stop(stdout io.Writer) {
+	if len(e.started) > 0 {
+		fmt.Fprintln(stdout, "Stopping the emulators…")
+	}
+	e.stopFn()
+	if e.logFile != nil {
+		e.logFile.Close()
+	}
+}
+
+// sweepEvery calls /Sweep every d, as Cloud Scheduler does in production.
+func sweepEvery(ctx context.Context, st *local.Stack, d time.Duration, log *slog.Logger) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			sctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+			_, err := st.Sweep(sctx)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				log.Error("scheduled sweep failed", "error", err)
+			}
+		}
+	}
+}
+
+func printBanner(w io.Writer, st *local.Stack, f flags, emus *emulators) {
+	cfg := st.Config
+	fn := func(name string) string { return st.URL + "/" + name }
+	fmt.Fprintf(w, "\nwc-openedx is running at %s (project %s)\n\n", st.URL, cfg.Project)
+	fmt.Fprintln(w, "Functions:")
+	fmt.Fprintf(w, "  Webhook  %s\n", fn(function.NameWebhook))
+	fmt.Fprintf(w, "  Enroll   %s  (push subscription of topic %s)\n", fn(function.NameEnroll), cfg.JobsTopic)
+	fmt.Fprintf(w, "  Confirm  %s\n", fn(function.NameConfirm))
+	if f.sweep > 0 {
+		fmt.Fprintf(w, "  Sweep    %s  (called every %s, as Cloud Scheduler would)\n", fn(function.NameSweep), f.sweep)
+	} else {
+		fmt.Fprintf(w, "  Sweep    %s  (not called: -sweep 0)\n", fn(function.NameSweep))
+	}
+	if len(emus.started) > 0 {
+		fmt.Fprintf(w, "Emulators: %s (output in %s)\n", strings.Join(emus.started, ", "), emus.logPath)
+	} else {
+		fmt.Fprintf(w, "Emulators: Firestore %s, Pub/Sub %s (from the environment)\n", cfg.FirestoreEmuHost, cfg.PubsubEmuHost)
+	}
+
+	fmt.Fprintln(w, "\nSimulated (set the variable in parentheses to use the real system):")
+	if st.LMS != nil {
+		fmt.Fprintf(w, "  - Open edX at %s  (OPENEDX_URL)\n", simURL(st.Simulated, "Open edX at "))
+	}
+	if st.Mail != nil {
+		fmt.Fprintf(w, "  - SendGrid: nothing leaves this machine; read the emails at %s/mailbox/  (SENDGRID_API_KEY)\n", st.URL)
+	}
+	if st.Shop != nil {
+		fmt.Fprintf(w, "  - WooCommerce at %s  (WC_URL); its two webhooks, Order created and Order updated, are already registered to /Webhook\n",
+			simURL(st.Simulated, "WooCommerce at "))
+	}
+	if st.LMS == nil && st.Mail == nil && st.Shop == nil {
+		fmt.Fprintln(w, "  nothing")
+	}
+	var real []string
+	if st.Shop == nil {
+		real = append(real, "WooCommerce at "+cfg.WCURL)
+	}
+	if st.LMS == nil {
+		real = append(real, "Open edX at "+cfg.OpenEdXURL)
+	}
+	if st.Mail == nil {
+		real = append(real, "SendGrid at "+cfg.SendGridAPIURL)
+	}
+	if len(real) > 0 {
+		fmt.Fprintf(w, "Real: %s\n", strings.Join(real, ", "))
+	}
+
+	if st.Shop == nil {
+		hook := cfg.WebhookURL
+		fmt.Fprintln(w, "\nConnect your shop: in WooCommerce > Settings > Advanced > Webhooks, add two webhooks:")
+		fmt.Fprintln(w, `  1. Name "Order created", Status Active, Topic "Order created"`)
+		fmt.Fprintln(w, `  2. Name "Order updated", Status Active, Topic "Order updated"`)
+		fmt.Fprintf(w, "  both with API version \"WP REST API Integration v3\", Delivery URL %s,\n", hook)
+		fmt.Fprintln(w, "  Secret: the value of WC_WEBHOOK_SECRET.")
+		if !publicURL(hook) {
+			fmt.Fprintln(w, "  WordPress refuses delivery URLs on loopback or private addresses and ports other than")
+			fmt.Fprintln(w, "  80, 443 and 8080: expose this server through a public HTTPS tunnel (cloudflared, ngrok…),")
+			fmt.Fprintln(w, "  set WEBHOOK_URL and CONFIRM_URL to the tunnel's /Webhook and /Confirm, and restart.")
+		}
+	} else if !f.demo {
+		fmt.Fprintln(w, "\nThe simulated shop and LMS start empty: run with -demo to push sample orders through.")
+	}
+	fmt.Fprintln(w, "\nCtrl-C to stop.")
+}
+
+// simURL finds the URL in the stack's description of a simulated system.
+func simURL(simulated []string, prefix string) string {
+	for _, s := range simulated {
+		if rest, ok := strings.CutPrefix(s, prefix); ok {
+			return rest
+		}
+	}
+	return "?"
+}
+
+// publicURL reports whether WordPress could deliver to u: a public host on port 80, 443 or 8080.
+func publicURL(u string) bool {
+	p, err := url.Parse(u)
+	if err != nil || p.Hostname() == "" {
+		return false
+	}
+	if port := p.Port(); port != "" && port != "80" && port != "443" && port != "8080" {
+		return false
+	}
+	host := p.Hostname()
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return false
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return !(ip.IsLoopback() || ip.IsPrivate() || ip.IsUnspecified() || ip.IsLinkLocalUnicast())
+	}
+	return true
+}

@@ -1,0 +1,587 @@
+package local_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"html"
+	"image/png"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/aulasneo/wc-openedx/function/local"
+	"github.com/aulasneo/wc-openedx/internal/confirm"
+	"github.com/aulasneo/wc-openedx/internal/enrollment"
+	"github.com/aulasneo/wc-openedx/internal/sandbox"
+)
+
+// Browser tests: a real headless Chromium drives the confirmation email's link and the
+// Confirm page (SPEC §2.5). CI installs Chromium; a missing browser fails the tests rather
+// than skipping them.
+
+const chromiumPath = "/usr/bin/chromium"
+
+// browserTimeout bounds every browser step.
+const browserTimeout = 30 * time.Second
+
+// Viewport widths of the pages and of the email.
+const (
+	pageWidth  = 1000
+	emailWidth = 800
+)
+
+// pageWords are the words the tests expect on the Confirm pages and in the email, per
+// language.
+type pageWords struct {
+	Summary, Confirmed, Already, Forged, Expired, Invalid string // h1#title of each page
+	Button                                                string // the email's button and button#confirm
+	Order                                                 string // "Order" before the number
+}
+
+var words = map[string]pageWords{
+	"en": {
+		Summary: "Confirm payment", Confirmed: "Payment confirmed", Already: "Payment already confirmed",
+		Forged: "This link is not valid", Expired: "This link has expired", Invalid: "This link is incomplete or damaged",
+		Button: "Confirm payment received", Order: "Order",
+	},
+	"es": {
+		Summary: "Confirmar pago", Confirmed: "Pago confirmado", Already: "El pago ya estaba confirmado",
+		Forged: "Este enlace no es válido", Expired: "Este enlace ha vencido", Invalid: "Este enlace está incompleto o dañado",
+		Button: "Confirmar pago recibido", Order: "Pedido",
+	},
+}
+
+// newBrowser starts one headless Chromium for the test, with a fresh profile, and returns a
+// context whose children (newTab) are tabs of that browser. The browser stops at cleanup.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("browser tests need Chromium at %s (install it with `apt-get install -y chromium`): %v", chromiumPath, err)
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.NoSandbox,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(pageWidth, 800),
+	)
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, bcancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { bcancel(); acancel() })
+	// The first Run starts the browser, which lives as long as the context of that call: it
+	// gets no timeout of its own, so bound it from outside.
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(bctx) }()
+	select {
+	case err := <-started:
+		if err != nil {
+			t.Fatalf("start Chromium (%s): %v", chromiumPath, err)
+		}
+	case <-time.After(browserTimeout):
+		t.Fatalf("Chromium (%s) did not start within %v", chromiumPath, browserTimeout)
+	}
+	return bctx
+}
+
+// newTab opens a tab of the browser with a viewport width wide; it closes at cleanup.
+func newTab(t *testing.T, browser context.Context, width int64) context.Context {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	run(t, ctx, "open a tab", chromedp.EmulateViewport(width, 800))
+	return ctx
+}
+
+// run runs one browser step with the step timeout and fails the test on error.
+func run[T any](t *testing.T, tab context.Context, what string, a chromedp.Action[T]) T {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, browserTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		t.Fatalf("browser: %s: %v", what, err)
+	}
+	return v
+}
+
+// do runs browser steps that return nothing.
+func do(t *testing.T, tab context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	run(t, tab, what, chromedp.Steps(steps...))
+}
+
+// open navigates the tab to u and returns the HTTP status of the document.
+func open(t *testing.T, tab context.Context, u string) int {
+	t.Helper()
+	resp := run(t, tab, "open "+u, chromedp.NavigateResponse(u))
+	return int(resp.Status)
+}
+
+// submit clicks the button sel, waits for the page the form answers with, and returns its
+// HTTP status.
+func submit(t *testing.T, tab context.Context, sel string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, browserTimeout)
+	defer cancel()
+	resp, err := chromedp.RunResponse(ctx, chromedp.Click(sel, chromedp.NodeVisible))
+	if err != nil {
+		t.Fatalf("browser: click %s: %v", sel, err)
+	}
+	return int(resp.Status)
+}
+
+// text returns the visible text of the element sel, waiting for it to be visible.
+func text(t *testing.T, tab context.Context, sel string) string {
+	t.Helper()
+	return strings.TrimSpace(run(t, tab, "read "+sel, chromedp.Text(sel, chromedp.NodeVisible)))
+}
+
+// mainID is the id of the page's <main>, which names the page (internal/confirm).
+func mainID(t *testing.T, tab context.Context) string {
+	t.Helper()
+	return run(t, tab, "read main#id", chromedp.Evaluate[string](`(document.querySelector("main") || {}).id || ""`))
+}
+
+// has tells whether the page has an element matching sel now.
+func has(t *testing.T, tab context.Context, sel string) bool {
+	t.Helper()
+	return run(t, tab, "look for "+sel, chromedp.Evaluate[bool](fmt.Sprintf(`document.querySelector(%q) !== null`, sel)))
+}
+
+// expectPage checks that the tab shows the page id with its title in lang.
+func expectPage(t *testing.T, tab context.Context, id, title string) {
+	t.Helper()
+	do(t, tab, "wait for main#"+id, chromedp.WaitVisible("main#"+id))
+	if got := text(t, tab, "h1#title"); got != title {
+		t.Errorf("main#%s: title %q, want %q", id, got, title)
+	}
+}
+
+// confirmationEmail waits for the confirmation request about order number and returns it.
+func confirmationEmail(t *testing.T, st *local.Stack, number string) sandbox.SentMessage {
+	t.Helper()
+	var msg sandbox.SentMessage
+	waitFor(t, "the confirmation email", 30*time.Second, func() bool {
+		for _, m := range st.Mail.Messages() {
+			if strings.Contains(m.Subject, "#"+number+":") && strings.Contains(m.HTML, st.Config.ConfirmURL) {
+				msg = m
+				return true
+			}
+		}
+		return false
+	})
+	return msg
+}
+
+var anchorRE = regexp.MustCompile(`(?s)<a\s[^>]*?href="([^"]*)"[^>]*>(.*?)</a>`)
+
+// buttonLink returns the href of the email's button (the link whose text is label) and
+// checks that every other link to the Confirm function in the email is the same.
+func buttonLink(t *testing.T, st *local.Stack, msg sandbox.SentMessage, label string) string {
+	t.Helper()
+	var button string
+	for _, m := range anchorRE.FindAllStringSubmatch(msg.HTML, -1) {
+		href := html.UnescapeString(m[1])
+		if strings.TrimSpace(html.UnescapeString(m[2])) == label {
+			if button != "" && button != href {
+				t.Fatalf("two buttons %q with different links: %q and %q", label, button, href)
+			}
+			button = href
+		}
+	}
+	if button == "" {
+		t.Fatalf("no button %q in the email:\n%s", label, msg.HTML)
+	}
+	if !strings.HasPrefix(button, st.Config.ConfirmURL+"?") {
+		t.Fatalf("button links to %q, not to the Confirm function %s", button, st.Config.ConfirmURL)
+	}
+	for _, m := range anchorRE.FindAllStringSubmatch(msg.HTML, -1) {
+		if href := html.UnescapeString(m[1]); strings.HasPrefix(href, st.Config.ConfirmURL) && href != button {
+			t.Errorf("the email links to the Confirm function twice, differently: %q and %q", button, href)
+		}
+	}
+	if !strings.Contains(msg.Text, button) {
+		t.Errorf("the text part lacks the link %s", button)
+	}
+	return button
+}
+
+// withToken returns link with its token replaced by f(token).
+func withToken(t *testing.T, link string, f func(string) string) string {
+	t.Helper()
+	u, err := url.Parse(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	tok := q.Get("t")
+	if tok == "" {
+		t.Fatalf("link %s carries no token", link)
+	}
+	q.Set("t", f(tok))
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// forge flips the first character of the token's MAC part, so the token keeps its shape
+// (and strict base64 encoding) but its signature no longer matches.
+func forge(t *testing.T, tok string) string {
+	t.Helper()
+	payload, mac, ok := strings.Cut(tok, ".")
+	if !ok || mac == "" {
+		t.Fatalf("token %q has no MAC part", tok)
+	}
+	c := byte('A')
+	if mac[0] == 'A' {
+		c = 'B'
+	}
+	return payload + "." + string(c) + mac[1:]
+}
+
+// httpStatus answers what a plain HTTP client gets for method on u (form: POST body).
+func httpStatus(t *testing.T, method, u string, form url.Values) (int, string) {
+	t.Helper()
+	var resp *http.Response
+	var err error
+	if method == http.MethodPost {
+		resp, err = http.PostForm(u, form)
+	} else {
+		resp, err = http.Get(u)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// expectUntouched checks that order id is still waiting for the confirmation: not enrolled,
+// not completed, no confirmation recorded.
+func expectUntouched(t *testing.T, st *local.Stack, id int64) {
+	t.Helper()
+	st.Shop.Wait()
+	if s := st.LMS.Stats(); s.Created != 0 {
+		t.Errorf("LMS stats %+v, want nothing enrolled", s)
+	}
+	if n := len(st.LMS.Log.Calls("enroll")); n != 0 {
+		t.Errorf("%d enrollment calls, want none", n)
+	}
+	if s := status(st, id); s != "on-hold" {
+		t.Errorf("order status %q, want on-hold", s)
+	}
+	if rec := record(t, st, id); rec.Confirmed != nil || rec.PaidBy != "" {
+		t.Errorf("record: confirmed %+v, paid by %q; want neither", rec.Confirmed, rec.PaidBy)
+	}
+}
+
+func TestBrowserConfirmsBankTransfer(t *testing.T) {
+	start := time.Now()
+	browser := newBrowser(t)
+	t.Cleanup(func() { t.Logf("browser test took %v", time.Since(start).Round(time.Millisecond)) })
+	for _, lang := range []string{"en", "es"} {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			w := words[lang]
+			st := newStack(t, withEnv("LANGUAGE", lang))
+			id := st.Shop.CreateOrder(bacsOrder(course("Intro to Python", coursePy)))
+			o, _ := st.Shop.Order(id)
+			msg := confirmationEmail(t, st, o.Number)
+			link := buttonLink(t, st, msg, w.Button)
+
+			// The admin opens the link: the summary, and nothing changes.
+			tab := newTab(t, browser, pageWidth)
+			if code := open(t, tab, link); code != http.StatusOK {
+				t.Fatalf("GET link: HTTP %d, want 200", code)
+			}
+			expectPage(t, tab, "summary", w.Summary)
+			if got, want := text(t, tab, "#order-number"), w.Order+" #"+o.Number; got != want {
+				t.Errorf("#order-number %q, want %q", got, want)
+			}
+			if got := text(t, tab, "button#confirm"); got != w.Button {
+				t.Errorf("button#confirm says %q, want %q", got, w.Button)
+			}
+			if got := text(t, tab, "#customer-email"); got != learner {
+				t.Errorf("#customer-email %q, want %q", got, learner)
+			}
+			// A second tab on the same link keeps a form that will be stale after the confirmation.
+			stale := newTab(t, browser, pageWidth)
+			if code := open(t, stale, link); code != http.StatusOK {
+				t.Fatalf("GET link in a second tab: HTTP %d", code)
+			}
+			do(t, stale, "wait for the second tab's button", chromedp.WaitVisible("button#confirm"))
+			time.Sleep(300 * time.Millisecond) // anything a GET had queued would have run by now
+			expectUntouched(t, st, id)
+
+			// The admin confirms.
+			if code := submit(t, tab, "button#confirm"); code != http.StatusOK {
+				t.Fatalf("POST confirm: HTTP %d, want 200", code)
+			}
+			expectPage(t, tab, "confirmed", w.Confirmed)
+			body := text(t, tab, "main#confirmed")
+			t.Logf("main#confirmed says: %q", body)
+			if !strings.Contains(body, "#"+o.Number) {
+				t.Errorf("the confirmed page does not name order #%s: %q", o.Number, body)
+			}
+			if has(t, tab, "button#confirm") {
+				t.Error("the confirmed page still has a Confirm button")
+			}
+			waitFor(t, "order completed", 30*time.Second, func() bool { return status(st, id) == "completed" })
+			if s := st.LMS.Stats(); s.Created != 1 {
+				t.Errorf("LMS stats %+v, want exactly one created enrollment", s)
+			}
+			if n := len(st.LMS.Log.Calls("enroll")); n != 1 {
+				t.Errorf("%d enrollment calls, want 1", n)
+			}
+			if e := st.LMS.Enrollments(); len(e) != 1 || e[0].User != learnerID || e[0].Course != coursePy || !e[0].IsActive {
+				t.Errorf("enrollments %+v", e)
+			}
+			rec := record(t, st, id)
+			if rec.PaidBy != enrollment.PaidByConfirm || rec.Confirmed == nil {
+				t.Fatalf("record: paid by %q, confirmation %+v", rec.PaidBy, rec.Confirmed)
+			}
+			if !strings.Contains(rec.Confirmed.UserAgent, "Chrome") || rec.Confirmed.IP != "127.0.0.1" {
+				t.Errorf("confirmation recorded as %+v, want the browser's user agent and 127.0.0.1", *rec.Confirmed)
+			}
+
+			// Back, and submit again if the browser shows the old form (it may instead load the
+			// page anew, which then says the payment is already confirmed).
+			do(t, tab, "go back", chromedp.NavigateBack())
+			switch id := mainID(t, tab); id {
+			case "summary":
+				if code := submit(t, tab, "button#confirm"); code != http.StatusOK {
+					t.Fatalf("POST again after Back: HTTP %d, want 200", code)
+				}
+				t.Log("Back showed the old form; submitted it again")
+			case "already-confirmed":
+				t.Log("Back loaded the page anew")
+			default:
+				t.Fatalf("after Back the page is main#%s", id)
+			}
+			expectPage(t, tab, "already-confirmed", w.Already)
+
+			// The stale form of the second tab.
+			if code := submit(t, stale, "button#confirm"); code != http.StatusOK {
+				t.Fatalf("POST from the stale tab: HTTP %d, want 200", code)
+			}
+			expectPage(t, stale, "already-confirmed", w.Already)
+
+			// The link again.
+			if code := open(t, tab, link); code != http.StatusOK {
+				t.Fatalf("GET link again: HTTP %d, want 200", code)
+			}
+			expectPage(t, tab, "already-confirmed", w.Already)
+			if got, want := text(t, tab, "#order-number"), w.Order+" #"+o.Number; got != want {
+				t.Errorf("#order-number %q, want %q", got, want)
+			}
+			if has(t, tab, "button#confirm") {
+				t.Error("the already-confirmed page has a Confirm button")
+			}
+
+			// Nothing more was enrolled or changed.
+			time.Sleep(time.Second)
+			st.Shop.Wait()
+			if s := st.LMS.Stats(); s.Created != 1 {
+				t.Errorf("after the repeats: LMS stats %+v, want exactly one created enrollment", s)
+			}
+			if n := len(st.LMS.Log.Calls("enroll")); n != 1 {
+				t.Errorf("after the repeats: %d enrollment calls, want 1", n)
+			}
+			if got := record(t, st, id).Confirmed; got == nil || !got.At.Equal(rec.Confirmed.At) {
+				t.Errorf("the confirmation changed: %+v, was %+v", got, rec.Confirmed)
+			}
+			if s := status(st, id); s != "completed" {
+				t.Errorf("order status %q, want completed", s)
+			}
+		})
+	}
+}
+
+func TestBrowserForgedLink(t *testing.T) {
+	start := time.Now()
+	browser := newBrowser(t)
+	t.Cleanup(func() { t.Logf("browser test took %v", time.Since(start).Round(time.Millisecond)) })
+	for _, lang := range []string{"en", "es"} {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			w := words[lang]
+			st := newStack(t, withEnv("LANGUAGE", lang))
+			id := st.Shop.CreateOrder(bacsOrder(course("Intro to Python", coursePy)))
+			o, _ := st.Shop.Order(id)
+			link := buttonLink(t, st, confirmationEmail(t, st, o.Number), w.Button)
+			forged := withToken(t, link, func(tok string) string { return forge(t, tok) })
+			if forged == link {
+				t.Fatal("forging did not change the link")
+			}
+
+			tab := newTab(t, browser, pageWidth)
+			if code := open(t, tab, forged); code != http.StatusForbidden {
+				t.Errorf("GET forged link in the browser: HTTP %d, want 403", code)
+			}
+			expectPage(t, tab, "forged", w.Forged)
+			if has(t, tab, "#order-number") || has(t, tab, "button#confirm") || has(t, tab, "#order") {
+				t.Error("the forged page shows order details or a Confirm button")
+			}
+			// The same without a browser, and a POST of the forged token.
+			if code, body := httpStatus(t, http.MethodGet, forged, nil); code != http.StatusForbidden || !strings.Contains(body, `id="forged"`) {
+				t.Errorf("GET forged link: HTTP %d, want 403 with main#forged", code)
+			}
+			tok, _ := url.Parse(forged)
+			if code, body := httpStatus(t, http.MethodPost, st.Config.ConfirmURL, url.Values{"t": {tok.Query().Get("t")}}); code != http.StatusForbidden || !strings.Contains(body, `id="forged"`) {
+				t.Errorf("POST forged token: HTTP %d, want 403 with main#forged", code)
+			}
+			// A cut token is malformed rather than forged.
+			cut := withToken(t, link, func(tok string) string { return tok[:len(tok)-5] })
+			if code := open(t, tab, cut); code != http.StatusBadRequest {
+				t.Errorf("GET cut link: HTTP %d, want 400", code)
+			}
+			expectPage(t, tab, "invalid", w.Invalid)
+
+			time.Sleep(300 * time.Millisecond)
+			expectUntouched(t, st, id)
+			// The genuine link still offers the confirmation.
+			if code := open(t, tab, link); code != http.StatusOK {
+				t.Fatalf("GET genuine link: HTTP %d", code)
+			}
+			expectPage(t, tab, "summary", w.Summary)
+			do(t, tab, "wait for button#confirm", chromedp.WaitVisible("button#confirm"))
+		})
+	}
+}
+
+// TestBrowserScreenshots renders the confirmation email and the Confirm pages in Chromium and
+// checks each screenshot is a PNG of the expected width. With UPDATE_SCREENSHOTS=1 it also
+// writes them to docs/ (docs/email-confirm-en.png, docs/confirm-page-es.png, …).
+func TestBrowserScreenshots(t *testing.T) {
+	update := os.Getenv("UPDATE_SCREENSHOTS") != ""
+	start := time.Now()
+	browser := newBrowser(t)
+	t.Cleanup(func() { t.Logf("browser test took %v", time.Since(start).Round(time.Millisecond)) })
+	const key = "screenshot-signing-key-0123456789abcdef"
+	for _, lang := range []string{"en", "es"} {
+		t.Run(lang, func(t *testing.T) {
+			t.Parallel()
+			w := words[lang]
+			st := newStack(t, withEnv("LANGUAGE", lang), withEnv("CONFIRM_SIGNING_KEY", key))
+			spec := bacsOrder(course("Intro to Python", coursePy), course("Go for Backend Developers", courseGo))
+			spec.Lines[1].Total = "199.00"
+			id := st.Shop.CreateOrder(spec)
+			o, _ := st.Shop.Order(id)
+			msg := confirmationEmail(t, st, o.Number)
+			link := buttonLink(t, st, msg, w.Button)
+
+			shoot := func(tab context.Context, name string, width int64) {
+				t.Helper()
+				b := screenshot(t, tab, width)
+				if update {
+					path := filepath.Join("..", "..", "docs", name+"-"+lang+".png")
+					if err := os.WriteFile(path, b, 0o644); err != nil {
+						t.Fatal(err)
+					}
+					t.Logf("wrote %s (%d bytes)", path, len(b))
+				}
+			}
+
+			// The email as a mail client shows its HTML part.
+			mailTab := newTab(t, browser, emailWidth)
+			u := st.URL + "/mailbox/?" + url.Values{"id": {msg.ID}, "part": {"html"}}.Encode()
+			if code := open(t, mailTab, u); code != http.StatusOK {
+				t.Fatalf("open the email: HTTP %d", code)
+			}
+			got := run(t, mailTab, "read the button", chromedp.Evaluate[string](fmt.Sprintf(
+				`[...document.querySelectorAll("a")].filter(a => a.textContent.trim() === %q).map(a => a.href).join(" ")`, w.Button)))
+			if got != link {
+				t.Errorf("the browser sees the email's button link to %q, want %q", got, link)
+			}
+			shoot(mailTab, "email-confirm", emailWidth)
+
+			tab := newTab(t, browser, pageWidth)
+			if code := open(t, tab, link); code != http.StatusOK {
+				t.Fatalf("GET link: HTTP %d", code)
+			}
+			expectPage(t, tab, "summary", w.Summary)
+			if n := run(t, tab, "count lines", chromedp.Evaluate[int](`document.querySelectorAll("#lines tbody tr").length`)); n != 2 {
+				t.Errorf("the summary shows %d lines, want 2", n)
+			}
+			shoot(tab, "confirm-page", pageWidth)
+
+			if code := submit(t, tab, "button#confirm"); code != http.StatusOK {
+				t.Fatalf("POST confirm: HTTP %d", code)
+			}
+			expectPage(t, tab, "confirmed", w.Confirmed)
+			shoot(tab, "confirmed", pageWidth)
+
+			forged := withToken(t, link, func(tok string) string { return forge(t, tok) })
+			if code := open(t, tab, forged); code != http.StatusForbidden {
+				t.Errorf("GET forged link: HTTP %d, want 403", code)
+			}
+			expectPage(t, tab, "forged", w.Forged)
+			shoot(tab, "forged", pageWidth)
+
+			// A genuine token whose lifetime is over.
+			signer := confirm.NewSigner([]byte(key), st.Config.ConfirmLinkTTL)
+			expired := withToken(t, link, func(string) string {
+				return signer.Sign(id, time.Now().Add(-st.Config.ConfirmLinkTTL-time.Hour))
+			})
+			if code := open(t, tab, expired); code != http.StatusGone {
+				t.Errorf("GET expired link: HTTP %d, want 410", code)
+			}
+			expectPage(t, tab, "expired", w.Expired)
+			if got, want := text(t, tab, "#order-number"), w.Order+" #"+o.Number; got != want {
+				t.Errorf("expired page: #order-number %q, want %q", got, want)
+			}
+			shoot(tab, "expired", pageWidth)
+		})
+	}
+}
+
+// screenshot captures the whole page at the given CSS width as a PNG and checks the image.
+func screenshot(t *testing.T, tab context.Context, width int64) []byte {
+	t.Helper()
+	height := run(t, tab, "measure the page", chromedp.Evaluate[int64](
+		`Math.ceil(Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0))`))
+	if height < 100 || height > 10000 {
+		t.Fatalf("page height %d px: the page did not render", height)
+	}
+	do(t, tab, "size the viewport", chromedp.EmulateViewport(width, height))
+	b := run(t, tab, "screenshot", chromedp.CaptureScreenshot())
+	do(t, tab, "restore the viewport", chromedp.EmulateViewport(width, 800))
+	if !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
+		t.Fatalf("screenshot is not a PNG (%d bytes)", len(b))
+	}
+	cfg, err := png.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if int64(cfg.Width) != width || int64(cfg.Height) != height {
+		t.Errorf("screenshot is %dx%d, want %dx%d", cfg.Width, cfg.Height, width, height)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	// A blank capture has one colour; a rendered page has text.
+	first := img.At(0, 0)
+	blank := true
+	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y && blank; y += 3 {
+		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x += 3 {
+			if img.At(x, y) != first {
+				blank = false
+				break
+			}
+		}
+	}
+	if blank {
+		t.Fatal("the screenshot is blank")
+	}
+	return b
+}
