@@ -1,6 +1,5 @@
 package terraform_test
 
-
 import "go.yaml.in/yaml/v3"
 
 func parseYAML(src []byte) (any, error) {
