@@ -264,9 +264,11 @@ func watchConfirmation(ctx context.Context, w io.Writer, st *local.Stack, o *dem
 		if r.order.Status != "completed" || len(r.enrollments) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\nOrder #%s (bank transfer): payment confirmed, enrolled and completed.\n", r.order.Number)
-		fmt.Fprintf(w, "  status:      %s\n", r.order.Status)
-		printEnrollments(w, r.enrollments)
+		var b strings.Builder // one write, so that nothing comes between the lines
+		fmt.Fprintf(&b, "\nOrder #%s (bank transfer): payment confirmed, enrolled and completed.\n", r.order.Number)
+		fmt.Fprintf(&b, "  status:      %s\n", r.order.Status)
+		printEnrollments(&b, r.enrollments)
+		_, _ = io.WriteString(w, b.String())
 		return
 	}
 }
