@@ -28,26 +28,26 @@ import (
 // Confirm page (SPEC §2.5). CI installs Chromium; a missing browser fails the tests rather
 // than skipping them.
 
-const chromiumPath = "/usr/bin/chromium"
+const brChromiumPath = "/usr/bin/chromium"
 
-// browserTimeout bounds every browser step.
-const browserTimeout = 30 * time.Second
+// brTimeout bounds every browser step.
+const brTimeout = 30 * time.Second
 
 // Viewport widths of the pages and of the email.
 const (
-	pageWidth  = 1000
-	emailWidth = 800
+	brPageWidth  = 1000
+	brEmailWidth = 800
 )
 
-// pageWords are the words the tests expect on the Confirm pages and in the email, per
+// brPageWords are the words the tests expect on the Confirm pages and in the email, per
 // language.
-type pageWords struct {
+type brPageWords struct {
 	Summary, Confirmed, Already, Forged, Expired, Invalid string // h1#title of each page
 	Button                                                string // the email's button and button#confirm
 	Order                                                 string // "Order" before the number
 }
 
-var words = map[string]pageWords{
+var brWords = map[string]brPageWords{
 	"en": {
 		Summary: "Confirm payment", Confirmed: "Payment confirmed", Already: "Payment already confirmed",
 		Forged: "This link is not valid", Expired: "This link has expired", Invalid: "This link is incomplete or damaged",
@@ -60,19 +60,19 @@ var words = map[string]pageWords{
 	},
 }
 
-// newBrowser starts one headless Chromium for the test, with a fresh profile, and returns a
-// context whose children (newTab) are tabs of that browser. The browser stops at cleanup.
-func newBrowser(t *testing.T) context.Context {
+// brNewBrowser starts one headless Chromium for the test, with a fresh profile, and returns a
+// context whose children (brNewTab) are tabs of that browser. The browser stops at cleanup.
+func brNewBrowser(t *testing.T) context.Context {
 	t.Helper()
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Fatalf("browser tests need Chromium at %s (install it with `apt-get install -y chromium`): %v", chromiumPath, err)
+	if _, err := os.Stat(brChromiumPath); err != nil {
+		t.Fatalf("browser tests need Chromium at %s (install it with `apt-get install -y chromium`): %v", brChromiumPath, err)
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromiumPath),
+		chromedp.ExecPath(brChromiumPath),
 		chromedp.NoSandbox,
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(pageWidth, 800),
+		chromedp.WindowSize(brPageWidth, 800),
 	)
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, bcancel := chromedp.NewContext(actx)
@@ -84,27 +84,31 @@ func newBrowser(t *testing.T) context.Context {
 	select {
 	case err := <-started:
 		if err != nil {
-			t.Fatalf("start Chromium (%s): %v", chromiumPath, err)
+			t.Fatalf("start Chromium (%s): %v", brChromiumPath, err)
 		}
-	case <-time.After(browserTimeout):
-		t.Fatalf("Chromium (%s) did not start within %v", chromiumPath, browserTimeout)
+	case <-time.After(brTimeout):
+		t.Fatalf("Chromium (%s) did not start within %v", brChromiumPath, brTimeout)
 	}
 	return bctx
 }
 
-// newTab opens a tab of the browser with a viewport width wide; it closes at cleanup.
-func newTab(t *testing.T, browser context.Context, width int64) context.Context {
+// brNewTab opens a tab of the browser with a viewport width wide; it closes at cleanup.
+func brNewTab(t *testing.T, browser context.Context, width int64) context.Context {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser)
 	t.Cleanup(cancel)
-	run(t, ctx, "open a tab", chromedp.EmulateViewport(width, 800))
+	// The first Run attaches the tab for as long as the context of that call lives: no timeout
+	// there (the browser is already up, so this is quick).
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 800)); err != nil {
+		t.Fatalf("browser: open a tab: %v", err)
+	}
 	return ctx
 }
 
-// run runs one browser step with the step timeout and fails the test on error.
-func run[T any](t *testing.T, tab context.Context, what string, a chromedp.Action[T]) T {
+// brRun runs one browser step with the step timeout and fails the test on error.
+func brRun[T any](t *testing.T, tab context.Context, what string, a chromedp.Action[T]) T {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(tab, browserTimeout)
+	ctx, cancel := context.WithTimeout(tab, brTimeout)
 	defer cancel()
 	v, err := chromedp.Run(ctx, a)
 	if err != nil {
@@ -113,24 +117,24 @@ func run[T any](t *testing.T, tab context.Context, what string, a chromedp.Actio
 	return v
 }
 
-// do runs browser steps that return nothing.
-func do(t *testing.T, tab context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+// brDo runs browser steps that return nothing.
+func brDo(t *testing.T, tab context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	run(t, tab, what, chromedp.Steps(steps...))
+	brRun(t, tab, what, chromedp.Steps(steps...))
 }
 
-// open navigates the tab to u and returns the HTTP status of the document.
-func open(t *testing.T, tab context.Context, u string) int {
+// brOpen navigates the tab to u and returns the HTTP status of the document.
+func brOpen(t *testing.T, tab context.Context, u string) int {
 	t.Helper()
-	resp := run(t, tab, "open "+u, chromedp.NavigateResponse(u))
+	resp := brRun(t, tab, "open "+u, chromedp.NavigateResponse(u))
 	return int(resp.Status)
 }
 
-// submit clicks the button sel, waits for the page the form answers with, and returns its
+// brSubmit clicks the button sel, waits for the page the form answers with, and returns its
 // HTTP status.
-func submit(t *testing.T, tab context.Context, sel string) int {
+func brSubmit(t *testing.T, tab context.Context, sel string) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(tab, browserTimeout)
+	ctx, cancel := context.WithTimeout(tab, brTimeout)
 	defer cancel()
 	resp, err := chromedp.RunResponse(ctx, chromedp.Click(sel, chromedp.NodeVisible))
 	if err != nil {
@@ -139,35 +143,35 @@ func submit(t *testing.T, tab context.Context, sel string) int {
 	return int(resp.Status)
 }
 
-// text returns the visible text of the element sel, waiting for it to be visible.
-func text(t *testing.T, tab context.Context, sel string) string {
+// brText returns the visible text of the element sel, waiting for it to be visible.
+func brText(t *testing.T, tab context.Context, sel string) string {
 	t.Helper()
-	return strings.TrimSpace(run(t, tab, "read "+sel, chromedp.Text(sel, chromedp.NodeVisible)))
+	return strings.TrimSpace(brRun(t, tab, "read "+sel, chromedp.Text(sel, chromedp.NodeVisible)))
 }
 
-// mainID is the id of the page's <main>, which names the page (internal/confirm).
-func mainID(t *testing.T, tab context.Context) string {
+// brMainID is the id of the page's <main>, which names the page (internal/confirm).
+func brMainID(t *testing.T, tab context.Context) string {
 	t.Helper()
-	return run(t, tab, "read main#id", chromedp.Evaluate[string](`(document.querySelector("main") || {}).id || ""`))
+	return brRun(t, tab, "read main#id", chromedp.Evaluate[string](`(document.querySelector("main") || {}).id || ""`))
 }
 
-// has tells whether the page has an element matching sel now.
-func has(t *testing.T, tab context.Context, sel string) bool {
+// brHas tells whether the page has an element matching sel now.
+func brHas(t *testing.T, tab context.Context, sel string) bool {
 	t.Helper()
-	return run(t, tab, "look for "+sel, chromedp.Evaluate[bool](fmt.Sprintf(`document.querySelector(%q) !== null`, sel)))
+	return brRun(t, tab, "look for "+sel, chromedp.Evaluate[bool](fmt.Sprintf(`document.querySelector(%q) !== null`, sel)))
 }
 
-// expectPage checks that the tab shows the page id with its title in lang.
-func expectPage(t *testing.T, tab context.Context, id, title string) {
+// brExpectPage checks that the tab shows the page id with its title in lang.
+func brExpectPage(t *testing.T, tab context.Context, id, title string) {
 	t.Helper()
-	do(t, tab, "wait for main#"+id, chromedp.WaitVisible("main#"+id))
-	if got := text(t, tab, "h1#title"); got != title {
+	brDo(t, tab, "wait for main#"+id, chromedp.WaitVisible("main#"+id))
+	if got := brText(t, tab, "h1#title"); got != title {
 		t.Errorf("main#%s: title %q, want %q", id, got, title)
 	}
 }
 
-// confirmationEmail waits for the confirmation request about order number and returns it.
-func confirmationEmail(t *testing.T, st *local.Stack, number string) sandbox.SentMessage {
+// brConfirmationEmail waits for the confirmation request about order number and returns it.
+func brConfirmationEmail(t *testing.T, st *local.Stack, number string) sandbox.SentMessage {
 	t.Helper()
 	var msg sandbox.SentMessage
 	waitFor(t, "the confirmation email", 30*time.Second, func() bool {
@@ -182,14 +186,14 @@ func confirmationEmail(t *testing.T, st *local.Stack, number string) sandbox.Sen
 	return msg
 }
 
-var anchorRE = regexp.MustCompile(`(?s)<a\s[^>]*?href="([^"]*)"[^>]*>(.*?)</a>`)
+var brAnchorRE = regexp.MustCompile(`(?s)<a\s[^>]*?href="([^"]*)"[^>]*>(.*?)</a>`)
 
-// buttonLink returns the href of the email's button (the link whose text is label) and
+// brButtonLink returns the href of the email's button (the link whose text is label) and
 // checks that every other link to the Confirm function in the email is the same.
-func buttonLink(t *testing.T, st *local.Stack, msg sandbox.SentMessage, label string) string {
+func brButtonLink(t *testing.T, st *local.Stack, msg sandbox.SentMessage, label string) string {
 	t.Helper()
 	var button string
-	for _, m := range anchorRE.FindAllStringSubmatch(msg.HTML, -1) {
+	for _, m := range brAnchorRE.FindAllStringSubmatch(msg.HTML, -1) {
 		href := html.UnescapeString(m[1])
 		if strings.TrimSpace(html.UnescapeString(m[2])) == label {
 			if button != "" && button != href {
@@ -204,7 +208,7 @@ func buttonLink(t *testing.T, st *local.Stack, msg sandbox.SentMessage, label st
 	if !strings.HasPrefix(button, st.Config.ConfirmURL+"?") {
 		t.Fatalf("button links to %q, not to the Confirm function %s", button, st.Config.ConfirmURL)
 	}
-	for _, m := range anchorRE.FindAllStringSubmatch(msg.HTML, -1) {
+	for _, m := range brAnchorRE.FindAllStringSubmatch(msg.HTML, -1) {
 		if href := html.UnescapeString(m[1]); strings.HasPrefix(href, st.Config.ConfirmURL) && href != button {
 			t.Errorf("the email links to the Confirm function twice, differently: %q and %q", button, href)
 		}
@@ -215,8 +219,8 @@ func buttonLink(t *testing.T, st *local.Stack, msg sandbox.SentMessage, label st
 	return button
 }
 
-// withToken returns link with its token replaced by f(token).
-func withToken(t *testing.T, link string, f func(string) string) string {
+// brWithToken returns link with its token replaced by f(token).
+func brWithToken(t *testing.T, link string, f func(string) string) string {
 	t.Helper()
 	u, err := url.Parse(link)
 	if err != nil {
@@ -232,9 +236,9 @@ func withToken(t *testing.T, link string, f func(string) string) string {
 	return u.String()
 }
 
-// forge flips the first character of the token's MAC part, so the token keeps its shape
+// brForge flips the first character of the token's MAC part, so the token keeps its shape
 // (and strict base64 encoding) but its signature no longer matches.
-func forge(t *testing.T, tok string) string {
+func brForge(t *testing.T, tok string) string {
 	t.Helper()
 	payload, mac, ok := strings.Cut(tok, ".")
 	if !ok || mac == "" {
@@ -247,8 +251,8 @@ func forge(t *testing.T, tok string) string {
 	return payload + "." + string(c) + mac[1:]
 }
 
-// httpStatus answers what a plain HTTP client gets for method on u (form: POST body).
-func httpStatus(t *testing.T, method, u string, form url.Values) (int, string) {
+// brPlainHTTP answers what a plain HTTP client gets for method on u (form: POST body).
+func brPlainHTTP(t *testing.T, method, u string, form url.Values) (int, string) {
 	t.Helper()
 	var resp *http.Response
 	var err error
@@ -265,9 +269,9 @@ func httpStatus(t *testing.T, method, u string, form url.Values) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// expectUntouched checks that order id is still waiting for the confirmation: not enrolled,
+// brExpectUntouched checks that order id is still waiting for the confirmation: not enrolled,
 // not completed, no confirmation recorded.
-func expectUntouched(t *testing.T, st *local.Stack, id int64) {
+func brExpectUntouched(t *testing.T, st *local.Stack, id int64) {
 	t.Helper()
 	st.Shop.Wait()
 	if s := st.LMS.Stats(); s.Created != 0 {
@@ -286,53 +290,53 @@ func expectUntouched(t *testing.T, st *local.Stack, id int64) {
 
 func TestBrowserConfirmsBankTransfer(t *testing.T) {
 	start := time.Now()
-	browser := newBrowser(t)
+	browser := brNewBrowser(t)
 	t.Cleanup(func() { t.Logf("browser test took %v", time.Since(start).Round(time.Millisecond)) })
 	for _, lang := range []string{"en", "es"} {
 		t.Run(lang, func(t *testing.T) {
 			t.Parallel()
-			w := words[lang]
+			w := brWords[lang]
 			st := newStack(t, withEnv("LANGUAGE", lang))
 			id := st.Shop.CreateOrder(bacsOrder(course("Intro to Python", coursePy)))
 			o, _ := st.Shop.Order(id)
-			msg := confirmationEmail(t, st, o.Number)
-			link := buttonLink(t, st, msg, w.Button)
+			msg := brConfirmationEmail(t, st, o.Number)
+			link := brButtonLink(t, st, msg, w.Button)
 
 			// The admin opens the link: the summary, and nothing changes.
-			tab := newTab(t, browser, pageWidth)
-			if code := open(t, tab, link); code != http.StatusOK {
+			tab := brNewTab(t, browser, brPageWidth)
+			if code := brOpen(t, tab, link); code != http.StatusOK {
 				t.Fatalf("GET link: HTTP %d, want 200", code)
 			}
-			expectPage(t, tab, "summary", w.Summary)
-			if got, want := text(t, tab, "#order-number"), w.Order+" #"+o.Number; got != want {
+			brExpectPage(t, tab, "summary", w.Summary)
+			if got, want := brText(t, tab, "#order-number"), w.Order+" #"+o.Number; got != want {
 				t.Errorf("#order-number %q, want %q", got, want)
 			}
-			if got := text(t, tab, "button#confirm"); got != w.Button {
+			if got := brText(t, tab, "button#confirm"); got != w.Button {
 				t.Errorf("button#confirm says %q, want %q", got, w.Button)
 			}
-			if got := text(t, tab, "#customer-email"); got != learner {
+			if got := brText(t, tab, "#customer-email"); got != learner {
 				t.Errorf("#customer-email %q, want %q", got, learner)
 			}
 			// A second tab on the same link keeps a form that will be stale after the confirmation.
-			stale := newTab(t, browser, pageWidth)
-			if code := open(t, stale, link); code != http.StatusOK {
+			stale := brNewTab(t, browser, brPageWidth)
+			if code := brOpen(t, stale, link); code != http.StatusOK {
 				t.Fatalf("GET link in a second tab: HTTP %d", code)
 			}
-			do(t, stale, "wait for the second tab's button", chromedp.WaitVisible("button#confirm"))
+			brDo(t, stale, "wait for the second tab's button", chromedp.WaitVisible("button#confirm"))
 			time.Sleep(300 * time.Millisecond) // anything a GET had queued would have run by now
-			expectUntouched(t, st, id)
+			brExpectUntouched(t, st, id)
 
 			// The admin confirms.
-			if code := submit(t, tab, "button#confirm"); code != http.StatusOK {
+			if code := brSubmit(t, tab, "button#confirm"); code != http.StatusOK {
 				t.Fatalf("POST confirm: HTTP %d, want 200", code)
 			}
-			expectPage(t, tab, "confirmed", w.Confirmed)
-			body := text(t, tab, "main#confirmed")
+			brExpectPage(t, tab, "confirmed", w.Confirmed)
+			body := brText(t, tab, "main#confirmed")
 			t.Logf("main#confirmed says: %q", body)
 			if !strings.Contains(body, "#"+o.Number) {
 				t.Errorf("the confirmed page does not name order #%s: %q", o.Number, body)
 			}
-			if has(t, tab, "button#confirm") {
+			if brHas(t, tab, "button#confirm") {
 				t.Error("the confirmed page still has a Confirm button")
 			}
 			waitFor(t, "order completed", 30*time.Second, func() bool { return status(st, id) == "completed" })
@@ -355,10 +359,10 @@ func TestBrowserConfirmsBankTransfer(t *testing.T) {
 
 			// Back, and submit again if the browser shows the old form (it may instead load the
 			// page anew, which then says the payment is already confirmed).
-			do(t, tab, "go back", chromedp.NavigateBack())
-			switch id := mainID(t, tab); id {
+			brDo(t, tab, "go back", chromedp.NavigateBack())
+			switch id := brMainID(t, tab); id {
 			case "summary":
-				if code := submit(t, tab, "button#confirm"); code != http.StatusOK {
+				if code := brSubmit(t, tab, "button#confirm"); code != http.StatusOK {
 					t.Fatalf("POST again after Back: HTTP %d, want 200", code)
 				}
 				t.Log("Back showed the old form; submitted it again")
@@ -367,23 +371,23 @@ func TestBrowserConfirmsBankTransfer(t *testing.T) {
 			default:
 				t.Fatalf("after Back the page is main#%s", id)
 			}
-			expectPage(t, tab, "already-confirmed", w.Already)
+			brExpectPage(t, tab, "already-confirmed", w.Already)
 
 			// The stale form of the second tab.
-			if code := submit(t, stale, "button#confirm"); code != http.StatusOK {
+			if code := brSubmit(t, stale, "button#confirm"); code != http.StatusOK {
 				t.Fatalf("POST from the stale tab: HTTP %d, want 200", code)
 			}
-			expectPage(t, stale, "already-confirmed", w.Already)
+			brExpectPage(t, stale, "already-confirmed", w.Already)
 
 			// The link again.
-			if code := open(t, tab, link); code != http.StatusOK {
+			if code := brOpen(t, tab, link); code != http.StatusOK {
 				t.Fatalf("GET link again: HTTP %d, want 200", code)
 			}
-			expectPage(t, tab, "already-confirmed", w.Already)
-			if got, want := text(t, tab, "#order-number"), w.Order+" #"+o.Number; got != want {
+			brExpectPage(t, tab, "already-confirmed", w.Already)
+			if got, want := brText(t, tab, "#order-number"), w.Order+" #"+o.Number; got != want {
 				t.Errorf("#order-number %q, want %q", got, want)
 			}
-			if has(t, tab, "button#confirm") {
+			if brHas(t, tab, "button#confirm") {
 				t.Error("the already-confirmed page has a Confirm button")
 			}
 
@@ -408,52 +412,52 @@ func TestBrowserConfirmsBankTransfer(t *testing.T) {
 
 func TestBrowserForgedLink(t *testing.T) {
 	start := time.Now()
-	browser := newBrowser(t)
+	browser := brNewBrowser(t)
 	t.Cleanup(func() { t.Logf("browser test took %v", time.Since(start).Round(time.Millisecond)) })
 	for _, lang := range []string{"en", "es"} {
 		t.Run(lang, func(t *testing.T) {
 			t.Parallel()
-			w := words[lang]
+			w := brWords[lang]
 			st := newStack(t, withEnv("LANGUAGE", lang))
 			id := st.Shop.CreateOrder(bacsOrder(course("Intro to Python", coursePy)))
 			o, _ := st.Shop.Order(id)
-			link := buttonLink(t, st, confirmationEmail(t, st, o.Number), w.Button)
-			forged := withToken(t, link, func(tok string) string { return forge(t, tok) })
+			link := brButtonLink(t, st, brConfirmationEmail(t, st, o.Number), w.Button)
+			forged := brWithToken(t, link, func(tok string) string { return brForge(t, tok) })
 			if forged == link {
 				t.Fatal("forging did not change the link")
 			}
 
-			tab := newTab(t, browser, pageWidth)
-			if code := open(t, tab, forged); code != http.StatusForbidden {
+			tab := brNewTab(t, browser, brPageWidth)
+			if code := brOpen(t, tab, forged); code != http.StatusForbidden {
 				t.Errorf("GET forged link in the browser: HTTP %d, want 403", code)
 			}
-			expectPage(t, tab, "forged", w.Forged)
-			if has(t, tab, "#order-number") || has(t, tab, "button#confirm") || has(t, tab, "#order") {
+			brExpectPage(t, tab, "forged", w.Forged)
+			if brHas(t, tab, "#order-number") || brHas(t, tab, "button#confirm") || brHas(t, tab, "#order") {
 				t.Error("the forged page shows order details or a Confirm button")
 			}
 			// The same without a browser, and a POST of the forged token.
-			if code, body := httpStatus(t, http.MethodGet, forged, nil); code != http.StatusForbidden || !strings.Contains(body, `id="forged"`) {
+			if code, body := brPlainHTTP(t, http.MethodGet, forged, nil); code != http.StatusForbidden || !strings.Contains(body, `id="forged"`) {
 				t.Errorf("GET forged link: HTTP %d, want 403 with main#forged", code)
 			}
 			tok, _ := url.Parse(forged)
-			if code, body := httpStatus(t, http.MethodPost, st.Config.ConfirmURL, url.Values{"t": {tok.Query().Get("t")}}); code != http.StatusForbidden || !strings.Contains(body, `id="forged"`) {
+			if code, body := brPlainHTTP(t, http.MethodPost, st.Config.ConfirmURL, url.Values{"t": {tok.Query().Get("t")}}); code != http.StatusForbidden || !strings.Contains(body, `id="forged"`) {
 				t.Errorf("POST forged token: HTTP %d, want 403 with main#forged", code)
 			}
 			// A cut token is malformed rather than forged.
-			cut := withToken(t, link, func(tok string) string { return tok[:len(tok)-5] })
-			if code := open(t, tab, cut); code != http.StatusBadRequest {
+			cut := brWithToken(t, link, func(tok string) string { return tok[:len(tok)-5] })
+			if code := brOpen(t, tab, cut); code != http.StatusBadRequest {
 				t.Errorf("GET cut link: HTTP %d, want 400", code)
 			}
-			expectPage(t, tab, "invalid", w.Invalid)
+			brExpectPage(t, tab, "invalid", w.Invalid)
 
 			time.Sleep(300 * time.Millisecond)
-			expectUntouched(t, st, id)
+			brExpectUntouched(t, st, id)
 			// The genuine link still offers the confirmation.
-			if code := open(t, tab, link); code != http.StatusOK {
+			if code := brOpen(t, tab, link); code != http.StatusOK {
 				t.Fatalf("GET genuine link: HTTP %d", code)
 			}
-			expectPage(t, tab, "summary", w.Summary)
-			do(t, tab, "wait for button#confirm", chromedp.WaitVisible("button#confirm"))
+			brExpectPage(t, tab, "summary", w.Summary)
+			brDo(t, tab, "wait for button#confirm", chromedp.WaitVisible("button#confirm"))
 		})
 	}
 }
@@ -464,24 +468,24 @@ func TestBrowserForgedLink(t *testing.T) {
 func TestBrowserScreenshots(t *testing.T) {
 	update := os.Getenv("UPDATE_SCREENSHOTS") != ""
 	start := time.Now()
-	browser := newBrowser(t)
+	browser := brNewBrowser(t)
 	t.Cleanup(func() { t.Logf("browser test took %v", time.Since(start).Round(time.Millisecond)) })
 	const key = "screenshot-signing-key-0123456789abcdef"
 	for _, lang := range []string{"en", "es"} {
 		t.Run(lang, func(t *testing.T) {
 			t.Parallel()
-			w := words[lang]
+			w := brWords[lang]
 			st := newStack(t, withEnv("LANGUAGE", lang), withEnv("CONFIRM_SIGNING_KEY", key))
 			spec := bacsOrder(course("Intro to Python", coursePy), course("Go for Backend Developers", courseGo))
 			spec.Lines[1].Total = "199.00"
 			id := st.Shop.CreateOrder(spec)
 			o, _ := st.Shop.Order(id)
-			msg := confirmationEmail(t, st, o.Number)
-			link := buttonLink(t, st, msg, w.Button)
+			msg := brConfirmationEmail(t, st, o.Number)
+			link := brButtonLink(t, st, msg, w.Button)
 
 			shoot := func(tab context.Context, name string, width int64) {
 				t.Helper()
-				b := screenshot(t, tab, width)
+				b := brScreenshot(t, tab, width)
 				if update {
 					path := filepath.Join("..", "..", "docs", name+"-"+lang+".png")
 					if err := os.WriteFile(path, b, 0o644); err != nil {
@@ -492,69 +496,71 @@ func TestBrowserScreenshots(t *testing.T) {
 			}
 
 			// The email as a mail client shows its HTML part.
-			mailTab := newTab(t, browser, emailWidth)
+			mailTab := brNewTab(t, browser, brEmailWidth)
 			u := st.URL + "/mailbox/?" + url.Values{"id": {msg.ID}, "part": {"html"}}.Encode()
-			if code := open(t, mailTab, u); code != http.StatusOK {
+			if code := brOpen(t, mailTab, u); code != http.StatusOK {
 				t.Fatalf("open the email: HTTP %d", code)
 			}
-			got := run(t, mailTab, "read the button", chromedp.Evaluate[string](fmt.Sprintf(
+			got := brRun(t, mailTab, "read the button", chromedp.Evaluate[string](fmt.Sprintf(
 				`[...document.querySelectorAll("a")].filter(a => a.textContent.trim() === %q).map(a => a.href).join(" ")`, w.Button)))
 			if got != link {
 				t.Errorf("the browser sees the email's button link to %q, want %q", got, link)
 			}
-			shoot(mailTab, "email-confirm", emailWidth)
+			shoot(mailTab, "email-confirm", brEmailWidth)
 
-			tab := newTab(t, browser, pageWidth)
-			if code := open(t, tab, link); code != http.StatusOK {
+			tab := brNewTab(t, browser, brPageWidth)
+			if code := brOpen(t, tab, link); code != http.StatusOK {
 				t.Fatalf("GET link: HTTP %d", code)
 			}
-			expectPage(t, tab, "summary", w.Summary)
-			if n := run(t, tab, "count lines", chromedp.Evaluate[int](`document.querySelectorAll("#lines tbody tr").length`)); n != 2 {
+			brExpectPage(t, tab, "summary", w.Summary)
+			if n := brRun(t, tab, "count lines", chromedp.Evaluate[int](`document.querySelectorAll("#lines tbody tr").length`)); n != 2 {
 				t.Errorf("the summary shows %d lines, want 2", n)
 			}
-			shoot(tab, "confirm-page", pageWidth)
+			shoot(tab, "confirm-page", brPageWidth)
 
-			if code := submit(t, tab, "button#confirm"); code != http.StatusOK {
+			if code := brSubmit(t, tab, "button#confirm"); code != http.StatusOK {
 				t.Fatalf("POST confirm: HTTP %d", code)
 			}
-			expectPage(t, tab, "confirmed", w.Confirmed)
-			shoot(tab, "confirmed", pageWidth)
+			brExpectPage(t, tab, "confirmed", w.Confirmed)
+			shoot(tab, "confirmed", brPageWidth)
 
-			forged := withToken(t, link, func(tok string) string { return forge(t, tok) })
-			if code := open(t, tab, forged); code != http.StatusForbidden {
+			forged := brWithToken(t, link, func(tok string) string { return brForge(t, tok) })
+			if code := brOpen(t, tab, forged); code != http.StatusForbidden {
 				t.Errorf("GET forged link: HTTP %d, want 403", code)
 			}
-			expectPage(t, tab, "forged", w.Forged)
-			shoot(tab, "forged", pageWidth)
+			brExpectPage(t, tab, "forged", w.Forged)
+			shoot(tab, "forged", brPageWidth)
 
 			// A genuine token whose lifetime is over.
 			signer := confirm.NewSigner([]byte(key), st.Config.ConfirmLinkTTL)
-			expired := withToken(t, link, func(string) string {
+			expired := brWithToken(t, link, func(string) string {
 				return signer.Sign(id, time.Now().Add(-st.Config.ConfirmLinkTTL-time.Hour))
 			})
-			if code := open(t, tab, expired); code != http.StatusGone {
+			if code := brOpen(t, tab, expired); code != http.StatusGone {
 				t.Errorf("GET expired link: HTTP %d, want 410", code)
 			}
-			expectPage(t, tab, "expired", w.Expired)
-			if got, want := text(t, tab, "#order-number"), w.Order+" #"+o.Number; got != want {
+			brExpectPage(t, tab, "expired", w.Expired)
+			if got, want := brText(t, tab, "#order-number"), w.Order+" #"+o.Number; got != want {
 				t.Errorf("expired page: #order-number %q, want %q", got, want)
 			}
-			shoot(tab, "expired", pageWidth)
+			shoot(tab, "expired", brPageWidth)
 		})
 	}
 }
 
-// screenshot captures the whole page at the given CSS width as a PNG and checks the image.
-func screenshot(t *testing.T, tab context.Context, width int64) []byte {
+// brScreenshot captures the whole page at the given CSS width as a PNG and checks the image.
+func brScreenshot(t *testing.T, tab context.Context, width int64) []byte {
 	t.Helper()
-	height := run(t, tab, "measure the page", chromedp.Evaluate[int64](
+	// Measure in a short viewport, so the height is the content's, not the window's.
+	brDo(t, tab, "shrink the viewport", chromedp.EmulateViewport(width, 100))
+	height := brRun(t, tab, "measure the page", chromedp.Evaluate[int64](
 		`Math.ceil(Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0))`))
 	if height < 100 || height > 10000 {
 		t.Fatalf("page height %d px: the page did not render", height)
 	}
-	do(t, tab, "size the viewport", chromedp.EmulateViewport(width, height))
-	b := run(t, tab, "screenshot", chromedp.CaptureScreenshot())
-	do(t, tab, "restore the viewport", chromedp.EmulateViewport(width, 800))
+	brDo(t, tab, "size the viewport", chromedp.EmulateViewport(width, height))
+	b := brRun(t, tab, "screenshot", chromedp.CaptureScreenshot())
+	brDo(t, tab, "restore the viewport", chromedp.EmulateViewport(width, 800))
 	if !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
 		t.Fatalf("screenshot is not a PNG (%d bytes)", len(b))
 	}

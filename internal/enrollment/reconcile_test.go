@@ -221,8 +221,8 @@ var testNow = time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
 func newSweepService(admin *fakeAdmin, st *fakeStore, al *fakeAlerter) *Service {
 	return &Service{
 		Store: st, Publisher: nopPublisher{}, Shop: fakeRecipients{},
-		Now: func() time.Time { return testNow },
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now:       func() time.Time { return testNow },
+		Log:       slog.New(slog.NewTextHandler(io.Discard, nil)),
 		ShopAdmin: admin, Alerter: al, SweepStore: st,
 		SweepSettings: SweepSettings{ShopURL: "https://shop.example", WebhookURL: "https://fn.example/Webhook", ReconcileLookback: 24 * time.Hour},
 	}

@@ -100,8 +100,8 @@ func serve(ctx context.Context, f flags, stdout, stderr io.Writer) error {
 			}
 		}
 		if len(real) > 0 {
-			return fmt.Errorf("-demo creates orders, courses and emails in the simulated shop, LMS and SendGrid, "+
-				"so it does not run against real systems; unset %s (or run without -demo)", strings.Join(real, ", "))
+			return fmt.Errorf("-demo needs the simulated shop, LMS and SendGrid (it creates orders, courses and emails in them): "+
+				"unset %s, or run without -demo", strings.Join(real, ", "))
 		}
 	}
 	if f.demo && env("GOOGLE_CLOUD_PROJECT") == "" {
@@ -112,26 +112,22 @@ func serve(ctx context.Context, f flags, stdout, stderr io.Writer) error {
 		os.Setenv("GOOGLE_CLOUD_PROJECT", "local-demo-"+hex.EncodeToString(b))
 	}
 	// Fail before the emulators' 10 s when the address is taken.
-	if l, err := net.Listen("tcp", f.addr); err != nil {
+	l, err := net.Listen("tcp", f.addr)
+	if err != nil {
 		return fmt.Errorf("cannot listen on %s (%v); pick another address with -addr, e.g. -addr 127.0.0.1:0", f.addr, err)
-	} else {
-		l.Close()
 	}
+	l.Close()
 
-	// The app's logs: human-readable, on stderr. During the demo only warnings and errors, so
-	// that the summary stays readable, unless LOG_LEVEL asks otherwise.
+	// The app's logs: human-readable, on stderr, at LOG_LEVEL. For -demo without LOG_LEVEL,
+	// the console only gets warnings until the summary is printed, and the demo's own logs go
+	// to a file (the unknown course's failure is an expected warning): the summary stays
+	// readable, and nothing is lost.
 	level := new(slog.LevelVar)
-	configured, hasLevel := slog.LevelInfo, env("LOG_LEVEL") != ""
-	if hasLevel {
-		_ = configured.UnmarshalText([]byte(env("LOG_LEVEL"))) // config.Load reports a bad value
-	}
-	level.Set(configured)
-	// During the demo, unless LOG_LEVEL is set, only warnings and errors reach the console
-	// before the summary (the unknown course's failure is an expected warning, so the demo's
-	// own logs go to a file; the console gets them again once the summary is printed).
-	quietDemo := f.demo && !hasLevel
+	quietDemo := f.demo && env("LOG_LEVEL") == ""
 	if quietDemo {
 		level.Set(slog.LevelWarn)
+	} else if err := level.UnmarshalText([]byte(env("LOG_LEVEL"))); err != nil {
+		level.Set(slog.LevelInfo) // config.Load names the bad value
 	}
 	logw := &switchWriter{w: stderr}
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: level}))
@@ -139,6 +135,10 @@ func serve(ctx context.Context, f flags, stdout, stderr io.Writer) error {
 
 	emus, err := startEmulators(ctx, stdout)
 	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(stdout, "Interrupted while the emulators were starting; they are stopped.")
+			return nil
+		}
 		return err
 	}
 	defer emus.stop(stdout)
@@ -146,16 +146,14 @@ func serve(ctx context.Context, f flags, stdout, stderr io.Writer) error {
 	st, err := local.Start(ctx, local.Options{Env: os.LookupEnv, Addr: f.addr, Log: log})
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil // interrupted while starting
+			fmt.Fprintln(stdout, "Interrupted while starting.")
+			return nil
 		}
 		return fmt.Errorf("start: %w", err)
 	}
 	defer st.Close()
-	if !hasLevel {
-		configured = st.Config.LogLevel
-	}
 	if !quietDemo {
-		level.Set(configured)
+		level.Set(st.Config.LogLevel)
 	}
 
 	printBanner(stdout, st, f, emus)
@@ -170,7 +168,7 @@ func serve(ctx context.Context, f flags, stdout, stderr io.Writer) error {
 				return err
 			}
 			defer demoLog.Close()
-			level.Set(configured)
+			level.Set(st.Config.LogLevel)
 			logw.set(demoLog)
 		}
 		err := runDemo(ctx, stdout, st, func() {
@@ -242,7 +240,7 @@ func startEmulators(ctx context.Context, stdout io.Writer) (*emulators, error) {
 	if err != nil {
 		lf.Close()
 		if ctx.Err() != nil {
-			return nil, errors.New("interrupted while starting the emulators")
+			return nil, ctx.Err()
 		}
 		return nil, fmt.Errorf("%w\n(the emulators come with the Google Cloud CLI: gcloud components install cloud-firestore-emulator pubsub-emulator beta; their output is in %s)", err, e.logPath)
 	}
