@@ -151,7 +151,7 @@ func TestPaymentsThatNeedConfirmation(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name, method, status string
-		wantEmail           bool
+		wantEmail            bool
 	}{
 		{"cheque on-hold", "cheque", "on-hold", true},
 		{"cash on delivery arrives processing", "cod", "processing", true},
@@ -263,8 +263,8 @@ func TestConfirmLinkErrors(t *testing.T) {
 	forged := tok[:len(tok)-2] + map[bool]string{true: "AA", false: "BB"}[!strings.HasSuffix(tok, "AA")]
 	for _, c := range []struct {
 		name, token string
-		want       int
-		id         string
+		want        int
+		id          string
 	}{
 		{"expired", expired, 410, `id="expired"`},
 		{"forged", forged, 403, `id="forged"`},
