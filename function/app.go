@@ -62,6 +62,9 @@ type Options struct {
 	PublishTimeout, OutboxGrace time.Duration
 	// PubSubOptions reach Pub/Sub some other way (tests put a fault proxy in between).
 	PubSubOptions []option.ClientOption
+	// LMSTimeout overrides the LMS client's per-request timeout (openedx.DefaultTimeout when
+	// 0); tests of a hanging LMS shorten it.
+	LMSTimeout time.Duration
 }
 
 // New connects to Firestore and Pub/Sub and builds the App.
@@ -88,7 +91,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 		return nil, err
 	}
 	shop := woocommerce.New(woocommerce.Config{BaseURL: cfg.WCURL, ConsumerKey: cfg.WCConsumerKey, ConsumerSecret: cfg.WCConsumerSecret})
-	lms := openedx.New(openedx.Config{BaseURL: cfg.OpenEdXURL, ClientID: cfg.OpenEdXClientID, ClientSecret: cfg.OpenEdXClientSecret, Strategy: cfg.OpenEdXEnrollStrategy})
+	lms := openedx.New(openedx.Config{BaseURL: cfg.OpenEdXURL, ClientID: cfg.OpenEdXClientID, ClientSecret: cfg.OpenEdXClientSecret, Strategy: cfg.OpenEdXEnrollStrategy, Timeout: opt.LMSTimeout})
 	mailer := mail.New(mail.Config{APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.MailFrom, ShopName: shopName(cfg.WCURL), Language: cfg.Language, LinkTTL: cfg.ConfirmLinkTTL})
 	signer := confirm.NewSigner([]byte(cfg.ConfirmSigningKey), cfg.ConfirmLinkTTL)
 	now := opt.Now
@@ -107,6 +110,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 			Lease:          opt.Lease,
 			PublishTimeout: opt.PublishTimeout,
 			OutboxGrace:    opt.OutboxGrace,
+			UnenrollOn:     cfg.UnenrollOn,
 		},
 		Now: now,
 		Log: log,

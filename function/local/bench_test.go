@@ -40,6 +40,10 @@ import (
 // benchLevels are the intake concurrency levels.
 var benchLevels = []int{1, 4, 16}
 
+// benchWarmup is how many untimed ops of each kind (service, floor) BenchmarkIntake runs
+// before measuring; BENCH_WARMUP overrides it.
+const benchWarmup = 300
+
 // floorP50 holds the floor's p50 (ms) per "variant/cN", every measured run (b.N ≥ 20); the
 // service sub-benchmarks compare with their median.
 var floorP50 = struct {
@@ -324,6 +328,66 @@ func sinkPushes(b *testing.B, st *local.Stack, pub *jobs.Publisher) {
 	}
 }
 
+// phaseTimes collects how long the service spends in each step of intake, through wrappers
+// around its Store and Publisher: the transaction, the publish, the outbox delete.
+type phaseTimes struct {
+	mu                sync.Mutex
+	txn, pub, deleted latencies
+}
+
+func (p *phaseTimes) add(l *latencies, d time.Duration) {
+	p.mu.Lock()
+	*l = append(*l, d)
+	p.mu.Unlock()
+}
+
+func (p *phaseTimes) reset() {
+	p.mu.Lock()
+	p.txn, p.pub, p.deleted = nil, nil, nil
+	p.mu.Unlock()
+}
+
+func (p *phaseTimes) report(b *testing.B) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, ph := range []struct {
+		unit string
+		l    latencies
+	}{{"txn-p50-ms", p.txn}, {"pub-p50-ms", p.pub}, {"del-p50-ms", p.deleted}} {
+		if len(ph.l) > 0 {
+			b.ReportMetric(ms(ph.l.percentile(0.5)), ph.unit)
+		}
+	}
+}
+
+type timedStore struct {
+	enrollment.Store
+	t *phaseTimes
+}
+
+func (s timedStore) Intake(ctx context.Context, d enrollment.Delivery, apply func(*enrollment.OrderRecord) (*enrollment.OrderRecord, string, []enrollment.Job)) (string, []enrollment.Job, error) {
+	t0 := time.Now()
+	defer func() { s.t.add(&s.t.txn, time.Since(t0)) }()
+	return s.Store.Intake(ctx, d, apply)
+}
+
+func (s timedStore) JobPublished(ctx context.Context, id string) error {
+	t0 := time.Now()
+	defer func() { s.t.add(&s.t.deleted, time.Since(t0)) }()
+	return s.Store.JobPublished(ctx, id)
+}
+
+type timedPublisher struct {
+	enrollment.Publisher
+	t *phaseTimes
+}
+
+func (p timedPublisher) Publish(ctx context.Context, j enrollment.Job) error {
+	t0 := time.Now()
+	defer func() { p.t.add(&p.t.pub, time.Since(t0)) }()
+	return p.Publisher.Publish(ctx, j)
+}
+
 // BenchmarkIntake measures one signed order.created delivery of a new order, POSTed to the
 // running service, at several concurrency levels, next to the floor (see the file comment).
 // Variants: nojob (a T-shirt line: no job) and job (a course line: one enroll job, so the
@@ -331,6 +395,11 @@ func sinkPushes(b *testing.B, st *local.Stack, pub *jobs.Publisher) {
 func BenchmarkIntake(b *testing.B) {
 	st := newStack(b, func(_ map[string]string, o *local.Options) { o.NoWebhooks = true })
 	ctx := context.Background()
+	// Time the service's steps (set before the first request; nothing else runs yet).
+	phases := &phaseTimes{}
+	svc := st.App.Service
+	svc.Store = timedStore{Store: svc.Store, t: phases}
+	svc.Publisher = timedPublisher{Publisher: svc.Publisher, t: phases}
 	pub, err := jobs.NewPublisher(ctx, st.Config.Project, st.Config.JobsTopic)
 	if err != nil {
 		b.Fatal(err)
@@ -362,6 +431,39 @@ func BenchmarkIntake(b *testing.B) {
 		job  bool
 	}{{"nojob", false}, {"job", true}}
 
+	// Warm up the emulators' JVMs (and the connections) on both paths before measuring, or
+	// the sub-benchmarks that run first pay for the JIT: untimed, at concurrency 4.
+	warm := benchWarmup
+	if v, err := strconv.Atoi(os.Getenv("BENCH_WARMUP")); err == nil {
+		warm = v
+	}
+	if warm > 0 {
+		ids, ds := prepare(warm, true)
+		var wg sync.WaitGroup
+		var next atomic.Int64
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := int(next.Add(1)) - 1; i < warm; i = int(next.Add(1)) - 1 {
+					_, ds2 := prepare(1, i%2 == 0)
+					if err := postDelivery(ctx, st, ds2[0]); err != nil {
+						b.Errorf("warm-up delivery: %v", err)
+						return
+					}
+					if err := fl.do(ctx, ids[i], ds[i].body, i%2 == 0); err != nil {
+						b.Errorf("warm-up floor: %v", err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if b.Failed() {
+			return
+		}
+	}
+
 	for _, v := range variants {
 		for _, c := range benchLevels {
 			b.Run(fmt.Sprintf("floor-%s-c%d", v.name, c), func(b *testing.B) {
@@ -379,12 +481,14 @@ func BenchmarkIntake(b *testing.B) {
 		for _, c := range benchLevels {
 			b.Run(fmt.Sprintf("service-%s-c%d", v.name, c), func(b *testing.B) {
 				_, ds := prepare(b.N, v.job)
+				phases.reset()
 				lat := runConcurrent(b, c, "ops/s", func(ctx context.Context, i int) error {
 					return postDelivery(ctx, st, ds[i])
 				})
 				if lat == nil {
 					return
 				}
+				phases.report(b)
 				if f, ok := floorMedian(fmt.Sprintf("%s/c%d", v.name, c)); ok && f > 0 {
 					b.ReportMetric(ms(lat.percentile(0.5))/f, "x-floor-p50")
 				}

@@ -45,6 +45,8 @@ type Options struct {
 	PubSubHost string
 	// PublishTimeout and OutboxGrace are passed to the App (tests of a Pub/Sub outage).
 	PublishTimeout, OutboxGrace time.Duration
+	// LMSTimeout is passed to the App (tests of a hanging LMS shorten it).
+	LMSTimeout time.Duration
 	// NoWebhooks leaves the simulated shop without webhooks (tests that deliver by hand).
 	NoWebhooks bool
 }
@@ -143,7 +145,7 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 		return nil, err
 	}
 	st.Config = cfg
-	appOpt := function.Options{Log: opt.Log, Lease: opt.Lease, PublishTimeout: opt.PublishTimeout, OutboxGrace: opt.OutboxGrace}
+	appOpt := function.Options{Log: opt.Log, Lease: opt.Lease, PublishTimeout: opt.PublishTimeout, OutboxGrace: opt.OutboxGrace, LMSTimeout: opt.LMSTimeout}
 	if opt.PubSubHost != "" {
 		appOpt.PubSubOptions = jobs.EmulatorAt(opt.PubSubHost)
 	}

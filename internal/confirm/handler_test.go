@@ -237,7 +237,7 @@ func TestEveryPageKind(t *testing.T) {
 	}{
 		{"GET awaiting", nil, getReq(1), 200, kindSummary,
 			[]string{"Confirm payment", "Order #A-1", "Ana Pérez", "ana@example.com", "Direct bank transfer",
-				"Python for Data Science", "100000.00 ARS", "150000.00 ARS", "February 27, 2026, 09:30",
+				"Python for Data Science", "100000.00 ARS", "150000.00 ARS", "February 27, 2026, 9:30 AM",
 				`<form method="post">`, `name="t"`, `id="confirm"`, "Confirm payment received"}},
 		{"GET done", done, getReq(1), 200, kindAlready, []string{"already confirmed", "Order #A-1", "nothing more to do"}},
 		{"GET handled", handled, getReq(1), 200, kindHandled, []string{"already being handled", "Processing or Completed", "Order #A-1"}},
@@ -484,7 +484,7 @@ func TestSpanish(t *testing.T) {
 	checkPage(t, e.post(t, tok), 200, kindConfirmed, "Pago confirmado", "Se está inscribiendo al estudiante", "«Completado»")
 	checkPage(t, e.post(t, tok), 200, kindAlready, "ya estaba confirmado", "No hay nada más que hacer")
 	checkPage(t, e.get(t, e.signer.Sign(1, e.now.Add(-800*time.Hour))), 410, kindExpired,
-		"Este enlace ha vencido", "cambia su estado a «Procesando»")
+		"Este enlace ha vencido", "cambie su estado a «Procesando»")
 	checkPage(t, e.get(t, NewSigner(otherKey, time.Hour).Sign(1, t0)), 403, kindForged, "Este enlace no es válido")
 	checkPage(t, e.get(t, "x"), 400, kindInvalid, "incompleto o dañado")
 	checkPage(t, e.get(t, e.token(5)), 404, kindNotFound, "Pedido no encontrado")
@@ -577,5 +577,24 @@ func TestDefaults(t *testing.T) {
 	body, _ := io.ReadAll(w.Result().Body)
 	if len(body) == 0 {
 		t.Error("empty body")
+	}
+}
+
+// Dates read as in the email (formatDate in internal/mail/i18n.go), so staff see the same
+// date in both.
+func TestFormatDateMatchesEmail(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		t          time.Time
+		lang, want string
+	}{
+		{time.Date(2026, 11, 28, 2, 16, 0, 0, time.UTC), "en", "November 28, 2026, 2:16 AM"},
+		{time.Date(2026, 11, 28, 2, 16, 0, 0, time.UTC), "es", "28 de noviembre de 2026, 02:16"},
+		{time.Date(2025, 3, 5, 14, 7, 0, 0, time.UTC), "en", "March 5, 2025, 2:07 PM"},
+		{time.Date(2025, 3, 5, 14, 7, 0, 0, time.UTC), "es", "5 de marzo de 2025, 14:07"},
+	} {
+		if got := formatDate(c.t, c.lang); got != c.want {
+			t.Errorf("formatDate(%v, %q) = %q, want %q", c.t, c.lang, got, c.want)
+		}
 	}
 }

@@ -88,13 +88,16 @@ func money(amount, currency string) string {
 var monthsES = [...]string{"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio",
 	"agosto", "septiembre", "octubre", "noviembre", "diciembre"}
 
-// formatDate writes the order's wall time as the shop shows it (no zone conversion).
+// formatDate writes the order's wall time as the shop shows it (no zone conversion). It is a
+// copy of formatDate in internal/mail/i18n.go, so the email and this page show an order's date
+// the same way: "November 28, 2026, 2:16 AM" or "28 de noviembre de 2026, 02:16". Change both
+// together.
 func formatDate(t time.Time, lang string) string {
 	if lang == "es" {
 		return strconv.Itoa(t.Day()) + " de " + monthsES[t.Month()-1] + " de " +
 			strconv.Itoa(t.Year()) + ", " + t.Format("15:04")
 	}
-	return t.Format("January 2, 2006, 15:04")
+	return t.Format("January 2, 2006, 3:04 PM")
 }
 
 // pageText is one page's words.
@@ -187,67 +190,67 @@ var catalog = map[string]*texts{
 		PaymentMethod: "Método de pago", Product: "Producto", Quantity: "Cant.",
 		LineTotal: "Total", OrderTotal: "Total del pedido",
 		Confirm: "Confirmar pago recibido",
-		Check:   "Confirma solo cuando el dinero ya esté en la cuenta de la tienda.",
+		Check:   "Confirme solo cuando el dinero ya esté en la cuenta de la tienda.",
 		Footer:  "Confirmación de pagos para inscripciones a cursos",
 		Pages: map[kind]pageText{
 			kindSummary: {
 				Title: "Confirmar pago",
-				Lead:  "Antes de confirmar, comprueba que recibiste el pago de este pedido. Al confirmar, se inscribe al estudiante en los cursos del pedido y luego el pedido se marca como «Completado».",
+				Lead:  "Antes de confirmar, compruebe que recibió el pago de este pedido. Al confirmar, se inscribe al estudiante en los cursos del pedido y luego el pedido se marca como «Completado».",
 			},
 			kindConfirmed: {
 				Title: "Pago confirmado",
 				Lead:  "Gracias. Se está inscribiendo al estudiante; cuando termine, el pedido se marcará como «Completado» en la tienda.",
-				Next:  "No hay nada más que hacer. Puedes cerrar esta página.",
+				Next:  "No hay nada más que hacer. Puede cerrar esta página.",
 			},
 			kindAlready: {
 				Title: "El pago ya estaba confirmado",
 				Lead:  "El pago de este pedido ya se había confirmado con este enlace, así que no se hizo ningún cambio.",
-				Next:  "No hay nada más que hacer. Puedes cerrar esta página.",
+				Next:  "No hay nada más que hacer. Puede cerrar esta página.",
 			},
 			kindHandled: {
 				Title: "Este pedido ya se está gestionando",
 				Lead:  "El pedido se cambió a «Procesando» o «Completado» en la tienda, así que la inscripción del estudiante está en curso o ya se hizo. No se hizo ningún cambio.",
-				Next:  "Este enlace ya no es necesario. Puedes cerrar esta página.",
+				Next:  "Este enlace ya no es necesario. Puede cerrar esta página.",
 			},
 			kindInvalid: {
 				Title: "Este enlace está incompleto o dañado",
 				Lead:  "Falta el código de confirmación de esta dirección o está dañado, a menudo porque el enlace se cortó al copiarlo. No se hizo ningún cambio.",
-				Next:  "Abre de nuevo el enlace desde el correo o copia la dirección completa en el navegador.",
+				Next:  "Abra de nuevo el enlace desde el correo o copie la dirección completa en su navegador.",
 			},
 			kindBadRequest: {
 				Title: "No se pudo leer la solicitud",
 				Lead:  "No se hizo ningún cambio.",
-				Next:  "Abre de nuevo el enlace desde el correo y usa el botón de esa página.",
+				Next:  "Abra de nuevo el enlace desde el correo y pulse el botón de esa página.",
 			},
 			kindForged: {
 				Title: "Este enlace no es válido",
 				Lead:  "Este enlace no lo emitió el servicio de inscripciones de la tienda, o fue modificado. No se hizo ningún cambio.",
-				Next:  "Usa el enlace del correo original, o abre el pedido en WooCommerce y cambia su estado a «Procesando».",
+				Next:  "Use el enlace del correo original, o abra el pedido en WooCommerce y cambie su estado a «Procesando».",
 			},
 			kindNotFound: {
 				Title: "Pedido no encontrado",
 				Lead:  "El servicio de inscripciones no tiene registro de este pedido. No se hizo ningún cambio.",
-				Next:  "Revisa el pedido en WooCommerce. Si está pagado, al cambiar su estado a «Procesando» se inscribe al estudiante.",
+				Next:  "Revise el pedido en WooCommerce. Si está pagado, al cambiar su estado a «Procesando» se inscribe al estudiante.",
 			},
 			kindMethod: {
 				Title: "Esta dirección solo abre enlaces de confirmación",
 				Lead:  "No se hizo ningún cambio.",
-				Next:  "Abre el enlace del correo en un navegador web.",
+				Next:  "Abra el enlace del correo en un navegador web.",
 			},
 			kindExpired: {
 				Title: "Este enlace ha vencido",
 				Lead:  "Los enlaces para confirmar un pago valen por un tiempo limitado y este ya no se puede usar. No se hizo ningún cambio.",
-				Next:  "Si recibiste el pago, abre el pedido en WooCommerce y cambia su estado a «Procesando». Así se inscribirá al estudiante y el pedido se completará automáticamente.",
+				Next:  "Si recibió el pago, abra el pedido en WooCommerce y cambie su estado a «Procesando». Así se inscribirá al estudiante y el pedido se completará automáticamente.",
 			},
 			kindLoadFailed: {
 				Title: "No se pudo mostrar el pedido en este momento",
 				Lead:  "Un problema temporal impidió mostrar este pedido. No se hizo ningún cambio.",
-				Next:  "Vuelve a cargar esta página en unos minutos.",
+				Next:  "Vuelva a cargar esta página en unos minutos.",
 			},
 			kindNotConfirmed: {
 				Title: "No se pudo confirmar el pago en este momento",
 				Lead:  "Un problema temporal impidió registrar la confirmación, así que el pago todavía no está confirmado.",
-				Next:  "Vuelve a intentarlo en unos minutos. Si sigue fallando, abre el pedido en WooCommerce y cambia su estado a «Procesando».",
+				Next:  "Vuelva a intentarlo en unos minutos. Si sigue fallando, abra el pedido en WooCommerce y cambie su estado a «Procesando».",
 			},
 		},
 	},

@@ -26,6 +26,9 @@ type Settings struct {
 	PublishTimeout time.Duration
 	// OutboxGrace is how old an outbox job must be before the sweep publishes it (30 s).
 	OutboxGrace time.Duration
+	// UnenrollOn are the statuses that take access away (UNENROLL_ON): refunded, cancelled.
+	// With refunded, a refund that covers a whole course line takes that line's access away.
+	UnenrollOn []string
 }
 
 // Service is the product's behaviour: intake decisions, the jobs, confirmation, the sweep.
@@ -177,6 +180,9 @@ func (s *Service) applyOrder(rec *OrderRecord, o *Order, raw []byte, source stri
 			jobs = append(jobs, j)
 		}
 	}
+	if j, ok := s.queueUnenrollment(rec, o, prev, isNew, now); ok {
+		jobs = append(jobs, j)
+	}
 	if rec.Confirm && rec.PaidBy == "" && rec.Email.State == "" &&
 		(o.Status == StatusOnHold || o.Status == StatusProcessing) && rec.hasCourseLines() {
 		rec.Email.State = EmailQueued
@@ -185,10 +191,58 @@ func (s *Service) applyOrder(rec *OrderRecord, o *Order, raw []byte, source stri
 	return rec, OutcomeApplied, jobs
 }
 
+// queueUnenrollment decides whether access must be taken away (UNENROLL_ON): the order moved
+// into one of those statuses, or a refund appeared (with refunded in the list).
+func (s *Service) queueUnenrollment(rec *OrderRecord, o *Order, prev string, isNew bool, now time.Time) (Job, bool) {
+	seen := map[int64]bool{}
+	for _, id := range rec.RefundIDs {
+		seen[id] = true
+	}
+	newRefund := false
+	for _, r := range o.Refunds {
+		if !seen[r.ID] {
+			newRefund = true
+			rec.RefundIDs = append(rec.RefundIDs, r.ID)
+		}
+	}
+	if len(s.Settings.UnenrollOn) == 0 || isNew {
+		return Job{}, false
+	}
+	scope := ""
+	switch {
+	case prev != o.Status && slices.Contains(s.Settings.UnenrollOn, o.Status):
+		scope = ScopeOrder
+	case newRefund && slices.Contains(s.Settings.UnenrollOn, StatusRefunded):
+		scope = ScopeRefunds
+	default:
+		return Job{}, false
+	}
+	granted := false
+	for _, l := range rec.Lines {
+		if l.State == LineEnrolled || l.State == LineUnenrolling {
+			granted = true
+		}
+	}
+	if !granted {
+		return Job{}, false
+	}
+	rec.UnenrollGen++
+	return Job{
+		ID:   fmt.Sprintf("unenroll-%d-%d", rec.ID, rec.UnenrollGen),
+		Kind: JobUnenroll, OrderID: rec.ID, Gen: rec.UnenrollGen, Scope: scope, CreatedAt: now,
+	}, true
+}
+
 // queueEnrollment starts a new enrollment generation when some course line is not enrolled.
+// Lines whose access was taken away (a refunded or cancelled order re-opened) enroll again.
 func (rec *OrderRecord) queueEnrollment(now time.Time) (Job, bool) {
 	needed := false
-	for _, l := range rec.Lines {
+	for i := range rec.Lines {
+		l := &rec.Lines[i]
+		if l.State == LineUnenrolled || l.State == LineKept {
+			l.State, l.Reason, l.Noted = LinePending, "", false
+			rec.Completion = CompletionState{}
+		}
 		if l.State != LineEnrolled {
 			needed = true
 		}
@@ -264,7 +318,7 @@ func syncLines(rec *OrderRecord, o *Order, defaultMode string) {
 		out = append(out, l)
 	}
 	for _, l := range rec.Lines {
-		if !seen[l.Key()] && (l.State == LineEnrolled || l.State == LineClaimed) {
+		if !seen[l.Key()] && l.State != LinePending && l.State != LineFailed {
 			out = append(out, l)
 		}
 	}

@@ -11,6 +11,9 @@ type LMS interface {
 	// enrollment. A learner without an account is enrolled on registration
 	// (Result.Allowed). Errors are permanent (IsPermanent) or transient.
 	Enroll(ctx context.Context, email string, c Course, orderNumber string) (EnrollResult, error)
+	// Unenroll takes the learner's access to course away: the enrollment is deactivated, or
+	// the enrollment_allowed of a learner without an account is deleted.
+	Unenroll(ctx context.Context, email, course string) error
 }
 
 // EnrollResult says how a learner was enrolled.
@@ -29,6 +32,21 @@ type Shop interface {
 	NewOrderRecipients(ctx context.Context) ([]string, error)
 	// GetOrder reads an order as the v3 API shows it.
 	GetOrder(ctx context.Context, orderID int64) (*Order, error)
+	// OrderRefunds reads the refunds of an order with their line items.
+	OrderRefunds(ctx context.Context, orderID int64) ([]RefundDetail, error)
+}
+
+// RefundDetail is one refund of an order with the lines it refunds.
+type RefundDetail struct {
+	ID    int64
+	Lines []RefundedLine
+}
+
+// RefundedLine is how much of one order line a refund gives back.
+type RefundedLine struct {
+	LineID    int64 // the order's line item id (_refunded_item_id); 0 when the shop did not say
+	ProductID int64
+	Quantity  int // positive
 }
 
 // Mailer sends the service's emails. Implemented by internal/mail (SendGrid). Errors are

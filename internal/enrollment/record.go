@@ -17,6 +17,14 @@ const (
 	LineClaimed  = "claimed"
 	LineEnrolled = "enrolled"
 	LineFailed   = "failed"
+	// Taking access away (UNENROLL_ON):
+	//
+	//	enrolled --claim--> unenrolling --no other order grants it--> unenrolled
+	//	                         |--another paid order grants it--> kept
+	//	                         |--transient failure--> enrolled (the job is redelivered)
+	LineUnenrolling = "unenrolling"
+	LineUnenrolled  = "unenrolled"
+	LineKept        = "kept"
 )
 
 // Ways an order came to count as paid.
@@ -61,6 +69,12 @@ type OrderRecord struct {
 	EnrollGen   int             `firestore:"enrollGeneration"`
 	Completion  CompletionState `firestore:"completion"`
 	Failed      string          `firestore:"failed,omitempty"` // why the whole order failed
+	UnenrollGen int             `firestore:"unenrollGeneration,omitempty"`
+	RefundIDs   []int64         `firestore:"refundIds,omitempty"` // refunds already seen
+	// Grants are the access keys (AccessKey) this order grants now: its enrolled lines, unless
+	// the order is refunded or cancelled. The store writes it from AccessKeys, so that other
+	// orders' unenrollments can ask whether any order still grants a course.
+	Grants []string `firestore:"grants,omitempty"`
 	CreatedAt   time.Time       `firestore:"createdAt"`
 	UpdatedAt   time.Time       `firestore:"updatedAt"`
 }
@@ -96,6 +110,8 @@ type LineState struct {
 	DoneAt    time.Time `firestore:"enrolledAt,omitempty"`
 	Username  string    `firestore:"username,omitempty"`
 	Allowed   bool      `firestore:"allowed,omitempty"`
+	// Noted: the note about this line's unenrollment (or why access was kept) is on the order.
+	Noted bool `firestore:"unenrollNoted,omitempty"`
 }
 
 // Key identifies a line state within its order.
@@ -141,8 +157,15 @@ const (
 
 // Job kinds.
 const (
-	JobEnroll = "enroll"
-	JobEmail  = "email"
+	JobEnroll   = "enroll"
+	JobEmail    = "email"
+	JobUnenroll = "unenroll"
+)
+
+// Unenroll job scopes.
+const (
+	ScopeOrder   = "order"   // the order moved into an UNENROLL_ON status: every line
+	ScopeRefunds = "refunds" // a new refund: the lines it refunds in full
 )
 
 // Job is a unit of work published to the jobs topic and kept in the outbox until published.
@@ -151,6 +174,7 @@ type Job struct {
 	Kind      string    `firestore:"kind" json:"kind"`
 	OrderID   int64     `firestore:"orderId" json:"order_id"`
 	Gen       int       `firestore:"generation" json:"generation,omitempty"`
+	Scope     string    `firestore:"scope,omitempty" json:"scope,omitempty"`
 	CreatedAt time.Time `firestore:"createdAt" json:"created_at"`
 }
 
@@ -175,6 +199,26 @@ type Store interface {
 	PendingJobs(ctx context.Context, before time.Time, limit int) ([]Job, error)
 	// JobPublished removes a job from the outbox.
 	JobPublished(ctx context.Context, jobID string) error
+	// OrdersGranting lists the orders other than except whose Grants hold key.
+	OrdersGranting(ctx context.Context, key string, except int64) ([]int64, error)
+}
+
+// AccessKey names a learner's access to a course, counted across orders.
+func AccessKey(email, course string) string { return email + "|" + course }
+
+// AccessKeys are the grants of the record as it is now (see OrderRecord.Grants).
+func (rec *OrderRecord) AccessKeys() []string {
+	if rec.Status == StatusRefunded || rec.Status == StatusCancelled {
+		return nil
+	}
+	email := rec.Snapshot.Order.LearnerEmail()
+	var keys []string
+	for _, l := range rec.Lines {
+		if l.State == LineEnrolled && email != "" {
+			keys = append(keys, AccessKey(email, l.Course))
+		}
+	}
+	return keys
 }
 
 // Publisher publishes jobs to the jobs topic. Implemented by internal/jobs.

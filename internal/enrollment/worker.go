@@ -22,6 +22,8 @@ func (s *Service) Process(ctx context.Context, j Job, attempt int) error {
 		return s.processEnroll(ctx, j, attempt)
 	case JobEmail:
 		return s.processEmail(ctx, j, attempt)
+	case JobUnenroll:
+		return s.processUnenroll(ctx, j, attempt)
 	default:
 		return Permanent(fmt.Errorf("unknown job kind %q", j.Kind))
 	}

@@ -125,7 +125,8 @@ var monthsES = [...]string{"enero", "febrero", "marzo", "abril", "mayo", "junio"
 	"agosto", "septiembre", "octubre", "noviembre", "diciembre"}
 
 // formatDate writes an order date as people of the language write it. Order dates are the
-// shop's wall time, so no zone is shown.
+// shop's wall time, so no zone is shown. internal/confirm/pages.go has a copy (formatDate) so
+// the Confirm pages show the same date as this email; change both together.
 func formatDate(lang string, t time.Time) string {
 	if t.IsZero() {
 		return ""

@@ -176,11 +176,13 @@ type OrderLine struct {
 	SKU       *string
 }
 
-// OrderRefund is a refund of an order; Total is positive, e.g. "49.00".
+// OrderRefund is a refund of an order; Total is positive, e.g. "49.00". Lines maps an order
+// line id to the quantity refunded (empty for an amount-only refund).
 type OrderRefund struct {
 	ID     int64
 	Reason string
 	Total  string
+	Lines  map[int64]int
 }
 
 // Note is an order note.
@@ -398,6 +400,46 @@ func (s *Shop) UpdateOrder(id int64, change func(*OrderState)) bool {
 	shopStatusSideEffects(o, o.Modified)
 	s.enqueueLocked("order.updated", o)
 	return true
+}
+
+// Refund refunds an order as the admin's Refund button does (wc_create_refund): lines maps
+// order line ids to the quantity given back; nil refunds every line in full. The refund's
+// total is the lines' share of their totals. When the order is refunded in full its status
+// becomes refunded. Both fire order.updated (woocommerce_order_refunded). It returns the
+// refund id, or 0 when the order does not exist.
+func (s *Shop) Refund(id int64, reason string, lines map[int64]int) int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	o, ok := s.orders[id]
+	if !ok {
+		return 0
+	}
+	if lines == nil {
+		lines = map[int64]int{}
+		for _, l := range o.Lines {
+			lines[l.ID] = l.Quantity
+		}
+	}
+	var amount, total, refunded float64
+	for _, l := range o.Lines {
+		t, _ := strconv.ParseFloat(l.Total, 64)
+		total += t
+		if q := lines[l.ID]; q > 0 && l.Quantity > 0 {
+			amount += t * float64(q) / float64(l.Quantity)
+		}
+	}
+	for _, r := range o.Refunds {
+		t, _ := strconv.ParseFloat(r.Total, 64)
+		refunded += t
+	}
+	o.Refunds = append(o.Refunds, OrderRefund{Reason: reason, Total: fmt.Sprintf("%.2f", amount), Lines: lines})
+	s.normalize(o)
+	if refunded+amount >= total-0.001 {
+		o.Status = "refunded"
+	}
+	s.touch(o)
+	s.enqueueLocked("order.updated", o)
+	return o.Refunds[len(o.Refunds)-1].ID
 }
 
 // SetStatus changes an order's status as an admin would (order.updated).
@@ -1010,6 +1052,7 @@ type shopRoute struct {
 var (
 	shopOrderPath   = regexp.MustCompile(`^/wc/v3/orders/(\d+)$`)
 	shopNotesPath   = regexp.MustCompile(`^/wc/v3/orders/(\d+)/notes$`)
+	shopRefundsPath = regexp.MustCompile(`^/wc/v3/orders/(\d+)/refunds$`)
 	shopWebhookPath = regexp.MustCompile(`^/wc/v3/webhooks/(\d+)$`)
 )
 
@@ -1036,6 +1079,9 @@ func shopRouteOf(r *http.Request) (shopRoute, bool) {
 		if write {
 			return shopRoute{name: "update-order", id: id(m), write: true}, true
 		}
+	}
+	if m := shopRefundsPath.FindStringSubmatch(rest); m != nil && r.Method == http.MethodGet {
+		return shopRoute{name: "refunds", id: id(m)}, true
 	}
 	if m := shopNotesPath.FindStringSubmatch(rest); m != nil && r.Method == http.MethodPost {
 		return shopRoute{name: "note", id: id(m), write: true}, true
@@ -1096,6 +1142,8 @@ func (s *Shop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e = s.updateOrder(rec, route.id, body)
 	case "note":
 		e = s.addNote(rec, route.id, body)
+	case "refunds":
+		e = s.getRefunds(rec, route.id)
 	case "recipients":
 		e = s.getRecipients(rec)
 	case "list-orders":
@@ -1140,6 +1188,48 @@ func (s *Shop) getOrder(w http.ResponseWriter, id int64) *shopError {
 	j := s.orderJSON(o)
 	s.mu.Unlock()
 	s.writeJSON(w, http.StatusOK, j)
+	return nil
+}
+
+// getRefunds answers GET /orders/{id}/refunds as the v2 refunds controller does: each refund
+// with its line items, copies of the order's lines with negative quantities and totals and the
+// _refunded_item_id meta naming the order line.
+func (s *Shop) getRefunds(w http.ResponseWriter, id int64) *shopError {
+	s.mu.Lock()
+	o, ok := s.orders[id]
+	if !ok {
+		s.mu.Unlock()
+		return &shopError{status: 404, code: "woocommerce_rest_order_invalid_id", message: "Invalid order ID."}
+	}
+	out := make([]map[string]any, 0, len(o.Refunds))
+	for i := len(o.Refunds) - 1; i >= 0; i-- { // newest first, as the controller orders them
+		r := o.Refunds[i]
+		items := []map[string]any{}
+		for _, l := range o.Lines {
+			q := r.Lines[l.ID]
+			if q <= 0 {
+				continue
+			}
+			t, _ := strconv.ParseFloat(l.Total, 64)
+			part := fmt.Sprintf("-%.2f", t*float64(q)/float64(max(l.Quantity, 1)))
+			items = append(items, map[string]any{
+				"id": r.ID*100 + l.ID, "name": l.Name, "product_id": l.ProductID, "variation_id": 0,
+				"quantity": -q, "tax_class": "", "subtotal": part, "subtotal_tax": "0.00",
+				"total": part, "total_tax": "0.00", "taxes": []any{}, "sku": shopCopyString(l.SKU),
+				"meta_data": []map[string]any{{"id": r.ID*100 + l.ID, "key": "_refunded_item_id",
+					"value": strconv.FormatInt(l.ID, 10), "display_key": "_refunded_item_id",
+					"display_value": strconv.FormatInt(l.ID, 10)}},
+			})
+		}
+		local, gmt := s.dates(o.Modified)
+		out = append(out, map[string]any{
+			"id": r.ID, "date_created": local, "date_created_gmt": gmt, "amount": r.Total,
+			"reason": r.Reason, "refunded_by": 1, "refunded_payment": false, "meta_data": []any{},
+			"line_items": items, "shipping_lines": []any{}, "tax_lines": []any{}, "fee_lines": []any{},
+		})
+	}
+	s.mu.Unlock()
+	s.writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -89,6 +89,7 @@ func (s *Store) Intake(ctx context.Context, d enrollment.Delivery, apply func(*e
 			return err
 		}
 		if next != nil {
+			next.Grants = next.AccessKeys()
 			if err := tx.Set(oref, next); err != nil {
 				return err
 			}
@@ -149,6 +150,7 @@ func (s *Store) Update(ctx context.Context, orderID int64, fn func(*enrollment.O
 			return errNoWrite{err}
 		}
 		rec.UpdatedAt = time.Now().UTC()
+		rec.Grants = rec.AccessKeys()
 		if err := tx.Set(ref, &rec); err != nil {
 			return err
 		}
@@ -219,6 +221,21 @@ func (s *Store) PendingJobs(ctx context.Context, before time.Time, limit int) ([
 		j.ID = doc.Ref.ID
 		out = append(out, j)
 	}
+}
+
+// OrdersGranting implements enrollment.Store.
+func (s *Store) OrdersGranting(ctx context.Context, key string, except int64) ([]int64, error) {
+	docs, err := s.c.Collection(Orders).Where("grants", "array-contains", key).Select("id").Documents(ctx).GetAll()
+	if err != nil {
+		return nil, err
+	}
+	var out []int64
+	for _, d := range docs {
+		if id, err := strconv.ParseInt(d.Ref.ID, 10, 64); err == nil && id != except {
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 // JobPublished implements enrollment.Store.

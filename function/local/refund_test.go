@@ -1,0 +1,163 @@
+package local_test
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aulasneo/wc-openedx/function/local"
+	"github.com/aulasneo/wc-openedx/internal/enrollment"
+	"github.com/aulasneo/wc-openedx/internal/sandbox"
+)
+
+// active lists the active LMS enrollments as "user course".
+func active(st interface{ Enrollments() []sandbox.LMSEnrollment }) []string {
+	var out []string
+	for _, e := range st.Enrollments() {
+		if e.IsActive {
+			out = append(out, e.User+" "+e.Course)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func completedOrder(t *testing.T, st *local.Stack, spec sandbox.OrderSpec) int64 {
+	t.Helper()
+	id := st.Shop.CreateOrder(spec)
+	waitFor(t, "order completed", 30*time.Second, func() bool { return status(st, id) == "completed" })
+	waitFor(t, "completion recorded", 10*time.Second, func() bool { return record(t, st, id).Completion.Noted })
+	return id
+}
+
+func TestRefundTakesAccessAway(t *testing.T) {
+	t.Parallel()
+	unenroll := withEnv("UNENROLL_ON", "refunded,cancelled")
+	t.Run("refund of a one-course order", func(t *testing.T) {
+		t.Parallel()
+		st := newStack(t, unenroll)
+		id := completedOrder(t, st, cardOrder(course("Intro to Python", coursePy)))
+		st.Shop.Refund(id, "changed my mind", nil)
+		waitFor(t, "access removed", 30*time.Second, func() bool { return len(active(st.LMS)) == 0 })
+		waitFor(t, "note", 10*time.Second, func() bool { return strings.Contains(notes(st, id), "access removed") })
+		if s := st.LMS.Stats(); s.Deactivated != 1 {
+			t.Errorf("LMS %+v", s)
+		}
+		if rec := record(t, st, id); rec.Lines[0].State != enrollment.LineUnenrolled || len(rec.Grants) != 0 {
+			t.Errorf("line %+v grants %v", rec.Lines[0], rec.Grants)
+		}
+	})
+	t.Run("cancel of a bundle", func(t *testing.T) {
+		t.Parallel()
+		st := newStack(t, unenroll)
+		id := completedOrder(t, st, cardOrder(course("Bundle", coursePy+","+courseGo)))
+		st.Shop.SetStatus(id, "cancelled")
+		waitFor(t, "access removed", 30*time.Second, func() bool { return len(active(st.LMS)) == 0 })
+		waitFor(t, "note", 10*time.Second, func() bool { return strings.Count(notes(st, id), "access removed") == 2 })
+	})
+	t.Run("partial refund of one line of two", func(t *testing.T) {
+		t.Parallel()
+		st := newStack(t, unenroll)
+		id := completedOrder(t, st, cardOrder(course("Python", coursePy), course("Go", courseGo)))
+		o, _ := st.Shop.Order(id)
+		var goLine int64
+		for _, l := range o.Lines {
+			if *l.SKU == courseGo {
+				goLine = l.ID
+			}
+		}
+		st.Shop.Refund(id, "Go course cancelled", map[int64]int{goLine: 1})
+		waitFor(t, "Go access removed", 30*time.Second, func() bool {
+			return slices.Equal(active(st.LMS), []string{learnerID + " " + coursePy})
+		})
+		waitFor(t, "note", 10*time.Second, func() bool { return strings.Contains(notes(st, id), courseGo+" (Go): access removed") })
+		if strings.Contains(notes(st, id), coursePy+" (Python): access removed") {
+			t.Error("the Python line was unenrolled too")
+		}
+		if status(st, id) != "completed" {
+			t.Errorf("status %s", status(st, id))
+		}
+	})
+	t.Run("same course bought twice, one refunded", func(t *testing.T) {
+		t.Parallel()
+		st := newStack(t, unenroll)
+		first := completedOrder(t, st, cardOrder(course("Intro to Python", coursePy)))
+		second := completedOrder(t, st, cardOrder(course("Intro to Python (gift)", coursePy)))
+		st.Shop.Refund(second, "duplicate purchase", nil)
+		waitFor(t, "note", 30*time.Second, func() bool { return strings.Contains(notes(st, second), "not removed") })
+		n := notes(st, second)
+		if !strings.Contains(n, "#"+strconv.FormatInt(first, 10)) {
+			t.Errorf("the note does not say which order keeps access:\n%s", n)
+		}
+		if got := active(st.LMS); len(got) != 1 || st.LMS.Stats().Deactivated != 0 {
+			t.Errorf("access was taken away: %v %+v", got, st.LMS.Stats())
+		}
+		// Then the first is refunded too: now nothing grants the course.
+		st.Shop.Refund(first, "refund", nil)
+		waitFor(t, "access removed", 30*time.Second, func() bool { return len(active(st.LMS)) == 0 })
+	})
+	t.Run("buyer without an account", func(t *testing.T) {
+		t.Parallel()
+		st := newStack(t, unenroll)
+		spec := cardOrder(course("Intro to Python", coursePy))
+		spec.Email = ptr("nobody@example.com")
+		id := completedOrder(t, st, spec)
+		st.Shop.SetStatus(id, "refunded")
+		waitFor(t, "allowed deleted", 30*time.Second, func() bool { return len(st.LMS.Allowed()) == 0 })
+	})
+	t.Run("re-opened into processing enrolls again", func(t *testing.T) {
+		t.Parallel()
+		st := newStack(t, unenroll)
+		id := completedOrder(t, st, cardOrder(course("Intro to Python", coursePy)))
+		st.Shop.SetStatus(id, "cancelled")
+		waitFor(t, "access removed", 30*time.Second, func() bool { return len(active(st.LMS)) == 0 })
+		st.Shop.Wait()
+		st.Shop.SetStatus(id, "processing")
+		waitFor(t, "enrolled again", 30*time.Second, func() bool { return len(active(st.LMS)) == 1 })
+		waitFor(t, "completed again", 30*time.Second, func() bool { return status(st, id) == "completed" })
+	})
+}
+
+func TestRefundWithoutSettingChangesNothing(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	id := completedOrder(t, st, cardOrder(course("Intro to Python", coursePy)))
+	st.Shop.Refund(id, "refund", nil)
+	st.Shop.Wait()
+	time.Sleep(2 * time.Second)
+	if got := active(st.LMS); len(got) != 1 || st.LMS.Stats().Deactivated != 0 {
+		t.Errorf("UNENROLL_ON is empty but access changed: %v", got)
+	}
+	if strings.Contains(notes(st, id), "access") {
+		t.Errorf("notes: %s", notes(st, id))
+	}
+}
+
+func TestRefundDeliveredTwiceAndOutOfOrder(t *testing.T) {
+	t.Parallel()
+	st := newStack(t, withEnv("UNENROLL_ON", "refunded"))
+	id := completedOrder(t, st, cardOrder(course("Intro to Python", coursePy)))
+	st.Shop.Wait()
+	before := len(st.Shop.Deliveries())
+	st.Shop.Refund(id, "refund", nil)
+	waitFor(t, "access removed", 30*time.Second, func() bool { return len(active(st.LMS)) == 0 })
+	st.Shop.Wait()
+	ds := st.Shop.Deliveries()
+	// The refund's delivery again, and the older completed one after it.
+	st.Shop.Redeliver(ds[len(ds)-1])
+	st.Shop.Redeliver(ds[before-1])
+	st.Shop.DeliverAgain(id, "order.updated")
+	st.Shop.Wait()
+	time.Sleep(2 * time.Second)
+	if s := st.LMS.Stats(); s.Deactivated != 1 || s.Created != 1 {
+		t.Errorf("LMS %+v; want one enrollment and one deactivation", s)
+	}
+	if c := strings.Count(notes(st, id), "access removed"); c != 1 {
+		t.Errorf("%d unenrollment notes", c)
+	}
+	if len(active(st.LMS)) != 0 {
+		t.Error("an older delivery re-enrolled the learner")
+	}
+}

@@ -1,0 +1,198 @@
+package enrollment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// processUnenroll takes access away for an order that moved into an UNENROLL_ON status
+// (every enrolled line) or that got a refund covering whole course lines. Access is counted
+// per learner and course across orders: a line whose course another order still grants is
+// kept. Lines are claimed first, which also withdraws this order's grant, so two orders
+// refunded at once both see the other's grant gone.
+func (s *Service) processUnenroll(ctx context.Context, j Job, attempt int) error {
+	refunded := map[int64]bool{}
+	if j.Scope == ScopeRefunds {
+		rec, err := s.Store.Get(ctx, j.OrderID)
+		if err != nil {
+			return claimErr(err, j.OrderID)
+		}
+		refunds, err := s.Shop.OrderRefunds(ctx, j.OrderID)
+		if err != nil {
+			return fmt.Errorf("%w: read the refunds of order %d: %v", ErrRetry, j.OrderID, err)
+		}
+		refunded = fullyRefunded(rec.Snapshot.Order.Lines, refunds)
+	}
+
+	now := s.now()
+	claim := newClaimID()
+	var work []LineState
+	var email string
+	_, err := s.Store.Update(ctx, j.OrderID, func(rec *OrderRecord) ([]Job, error) {
+		work = work[:0]
+		email = rec.Snapshot.Order.LearnerEmail()
+		for i := range rec.Lines {
+			l := &rec.Lines[i]
+			inScope := j.Scope == ScopeOrder || refunded[l.LineID]
+			expired := l.State == LineUnenrolling && now.Sub(l.ClaimedAt) > s.lease()
+			if !inScope || (l.State != LineEnrolled && !expired) {
+				continue
+			}
+			l.State, l.ClaimID, l.ClaimedAt, l.Noted = LineUnenrolling, claim, now, false
+			work = append(work, *l)
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return claimErr(err, j.OrderID)
+	}
+
+	type result struct {
+		keptBy []int64
+		err    error
+	}
+	results := map[string]result{}
+	for _, l := range work {
+		others, err := s.Store.OrdersGranting(ctx, AccessKey(email, l.Course), j.OrderID)
+		if err != nil {
+			results[l.Key()] = result{err: err}
+			continue
+		}
+		if len(others) > 0 {
+			results[l.Key()] = result{keptBy: others}
+			continue
+		}
+		results[l.Key()] = result{err: s.LMS.Unenroll(ctx, email, l.Course)}
+		s.log().InfoContext(ctx, "unenrolled", "order", j.OrderID, "course", l.Course, "error", results[l.Key()].err)
+	}
+
+	final := s.lastAttempt(attempt)
+	var transient []string
+	_, err = s.Store.Update(context.WithoutCancel(ctx), j.OrderID, func(rec *OrderRecord) ([]Job, error) {
+		transient = transient[:0]
+		for i := range rec.Lines {
+			l := &rec.Lines[i]
+			r, ok := results[l.Key()]
+			if !ok || l.State != LineUnenrolling || l.ClaimID != claim {
+				continue
+			}
+			l.ClaimID, l.ClaimedAt = "", time.Time{}
+			switch {
+			case r.err == nil && len(r.keptBy) > 0:
+				l.State, l.Reason = LineKept, "access kept: order "+joinIDs(r.keptBy)+" also grants this course"
+			case r.err == nil:
+				l.State, l.Reason = LineUnenrolled, ""
+			case IsPermanent(r.err) || final:
+				l.State, l.Reason = LineEnrolled, "could not take access away: "+r.err.Error()
+			default:
+				l.State = LineEnrolled
+				transient = append(transient, l.Course+": "+r.err.Error())
+			}
+		}
+		return nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("record unenrollments of order %d: %w", j.OrderID, err)
+	}
+	if err := s.noteUnenrollments(ctx, j.OrderID); err != nil {
+		return err
+	}
+	if len(transient) > 0 {
+		return fmt.Errorf("%w: %s", ErrRetry, strings.Join(transient, "; "))
+	}
+	return nil
+}
+
+func claimErr(err error, orderID int64) error {
+	if errors.Is(err, ErrOrderNotFound) {
+		return Permanent(err)
+	}
+	return fmt.Errorf("order %d: %w", orderID, err)
+}
+
+// fullyRefunded returns the ids of the lines whose whole quantity the refunds give back.
+// Refund lines name their order line (_refunded_item_id); without it they are matched by
+// product.
+func fullyRefunded(lines []LineItem, refunds []RefundDetail) map[int64]bool {
+	qty := map[int64]int{}
+	for _, r := range refunds {
+		for _, rl := range r.Lines {
+			id := rl.LineID
+			if id == 0 {
+				for _, li := range lines {
+					if li.ProductID == rl.ProductID {
+						id = li.ID
+						break
+					}
+				}
+			}
+			qty[id] += rl.Quantity
+		}
+	}
+	out := map[int64]bool{}
+	for _, li := range lines {
+		if q := max(li.Quantity, 1); qty[li.ID] >= q {
+			out[li.ID] = true
+		}
+	}
+	return out
+}
+
+func joinIDs(ids []int64) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = "#" + itoa(id)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// noteUnenrollments adds one private note for the lines whose access was taken away or kept
+// and that are not noted yet; the mark is undone if the shop fails transiently.
+func (s *Service) noteUnenrollments(ctx context.Context, orderID int64) error {
+	var lines []LineState
+	_, err := s.Store.Update(ctx, orderID, func(rec *OrderRecord) ([]Job, error) {
+		lines = lines[:0]
+		for i := range rec.Lines {
+			l := &rec.Lines[i]
+			done := l.State == LineUnenrolled || l.State == LineKept ||
+				(l.State == LineEnrolled && strings.HasPrefix(l.Reason, "could not take access away"))
+			if done && !l.Noted {
+				l.Noted = true
+				lines = append(lines, *l)
+			}
+		}
+		return nil, nil
+	})
+	if err != nil || len(lines) == 0 {
+		return err
+	}
+	var b strings.Builder
+	b.WriteString("Open edX access:\n")
+	for _, l := range lines {
+		switch l.State {
+		case LineUnenrolled:
+			fmt.Fprintf(&b, "- %s (%s): access removed\n", l.Course, l.LineName)
+		case LineKept:
+			fmt.Fprintf(&b, "- %s (%s): not removed, %s\n", l.Course, l.LineName, l.Reason)
+		default:
+			fmt.Fprintf(&b, "- %s (%s): %s\n", l.Course, l.LineName, l.Reason)
+		}
+	}
+	if err := s.Shop.AddNote(ctx, orderID, strings.TrimSpace(b.String())); err != nil && !IsPermanent(err) {
+		_, uerr := s.Store.Update(context.WithoutCancel(ctx), orderID, func(rec *OrderRecord) ([]Job, error) {
+			for i := range rec.Lines {
+				for _, l := range lines {
+					if rec.Lines[i].Key() == l.Key() {
+						rec.Lines[i].Noted = false
+					}
+				}
+			}
+			return nil, nil
+		})
+		return errors.Join(fmt.Errorf("%w: note unenrollments on order %d: %v", ErrRetry, orderID, err), uerr)
+	}
+	return nil
+}
