@@ -13,7 +13,9 @@ import (
 )
 
 // active lists the active LMS enrollments as "user course".
-func active(st interface{ Enrollments() []sandbox.LMSEnrollment }) []string {
+func active(st interface {
+	Enrollments() []sandbox.LMSEnrollment
+}) []string {
 	var out []string
 	for _, e := range st.Enrollments() {
 		if e.IsActive {

@@ -74,9 +74,9 @@ type OrderRecord struct {
 	// Grants are the access keys (AccessKey) this order grants now: its enrolled lines, unless
 	// the order is refunded or cancelled. The store writes it from AccessKeys, so that other
 	// orders' unenrollments can ask whether any order still grants a course.
-	Grants []string `firestore:"grants,omitempty"`
-	CreatedAt   time.Time       `firestore:"createdAt"`
-	UpdatedAt   time.Time       `firestore:"updatedAt"`
+	Grants    []string  `firestore:"grants,omitempty"`
+	CreatedAt time.Time `firestore:"createdAt"`
+	UpdatedAt time.Time `firestore:"updatedAt"`
 }
 
 // OrderSnapshot is the latest order as received, in the fields the service uses.
