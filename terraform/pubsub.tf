@@ -67,7 +67,40 @@ resource "google_pubsub_subscription" "enroll_push" {
   ]
 }
 
-# Dead letters are kept here for 7 days; see docs/deploy.md for how to read and re-drive them.
+# A job whose retries ran out is pushed to the enroll service once more through the dead-letter
+# topic: the Pub/Sub dead-letter attributes tell it the retries are exhausted, so it records
+# the order as failed and reports it (note + email) instead of leaving it silently stuck.
+# This also covers a last attempt that timed out, which the push's deliveryAttempt cannot.
+resource "google_pubsub_subscription" "dead_letter_enroll" {
+  name  = "${var.jobs_topic}-dead-letter-enroll"
+  topic = google_pubsub_topic.dead_letter.id
+
+  ack_deadline_seconds       = local.enroll_timeout_seconds
+  message_retention_duration = "604800s"
+
+  push_config {
+    push_endpoint = local.run_url.enroll
+
+    oidc_token {
+      service_account_email = google_service_account.push_invoker.email
+      audience              = local.run_url.enroll
+    }
+  }
+
+  retry_policy {
+    minimum_backoff = "60s"
+    maximum_backoff = "600s"
+  }
+
+  expiration_policy {
+    ttl = ""
+  }
+
+  depends_on = [google_service_account_iam_member.pubsub_agent_token_creator]
+}
+
+# Dead letters are also kept here for 7 days, for operators: see the README for how to read
+# and re-drive them.
 resource "google_pubsub_subscription" "dead_letter" {
   name  = "${var.jobs_topic}-dead-letter"
   topic = google_pubsub_topic.dead_letter.id

@@ -372,12 +372,27 @@ func TestJobsSubscription(t *testing.T) {
 			push = append(push, b)
 		}
 	}
-	if len(push) != 1 {
-		t.Fatalf("%d push subscriptions, want 1 (jobs → enroll)", len(push))
+	// jobs → enroll, and dead letters → enroll (the last run that reports the failure).
+	if len(push) != 2 {
+		t.Fatalf("%d push subscriptions, want 2 (jobs → enroll, dead letters → enroll)", len(push))
 	}
-	sub := push[0]
-	if sub != m.resources["google_pubsub_subscription"]["enroll_push"] {
+	sub := m.resources["google_pubsub_subscription"]["enroll_push"]
+	if sub == nil {
 		t.Fatalf("the push subscription must be google_pubsub_subscription.enroll_push (the role table names it)")
+	}
+	dead := m.resources["google_pubsub_subscription"]["dead_letter_enroll"]
+	if dead == nil {
+		t.Fatal("no push subscription dead_letter_enroll: exhausted jobs would never be reported")
+	}
+	for k, c := range map[string][2]string{
+		"topic":                            {m.text(attr(dead, "topic")), "google_pubsub_topic.dead_letter.id"},
+		"push_config.push_endpoint":        {m.text(attr(block(t, dead, "push_config"), "push_endpoint")), "local.run_url.enroll"},
+		"oidc_token.service_account_email": {m.text(attr(block(t, dead, "push_config", "oidc_token"), "service_account_email")), "google_service_account.push_invoker.email"},
+		"oidc_token.audience":              {m.text(attr(block(t, dead, "push_config", "oidc_token"), "audience")), "local.run_url.enroll"},
+	} {
+		if c[0] != c[1] {
+			t.Errorf("dead_letter_enroll %s = %s, want %s", k, c[0], c[1])
+		}
 	}
 	checks := map[string][2]string{
 		"topic":                                    {m.text(attr(sub, "topic")), "google_pubsub_topic.jobs.id"},
@@ -420,18 +435,16 @@ func TestJobsSubscription(t *testing.T) {
 		}
 	}
 
-	// The dead-letter topic has a pull subscription that keeps its messages.
+	// Besides the push to enroll, the dead-letter topic has a pull subscription that keeps
+	// its messages for operators.
 	var dlq []*hclsyntax.Block
 	for _, b := range m.resources["google_pubsub_subscription"] {
-		if m.text(attr(b, "topic")) == "google_pubsub_topic.dead_letter.id" {
+		if m.text(attr(b, "topic")) == "google_pubsub_topic.dead_letter.id" && len(blocks(b, "push_config")) == 0 {
 			dlq = append(dlq, b)
 		}
 	}
 	if len(dlq) != 1 {
-		t.Fatalf("%d subscriptions on the dead-letter topic, want 1 (else dead letters are lost)", len(dlq))
-	}
-	if len(blocks(dlq[0], "push_config")) > 0 {
-		t.Error("the dead-letter subscription must be a pull subscription")
+		t.Fatalf("%d pull subscriptions on the dead-letter topic, want 1 (else dead letters are lost)", len(dlq))
 	}
 	if got := m.text(attr(dlq[0], "message_retention_duration")); got != `"604800s"` {
 		t.Errorf("dead-letter retention = %s, want \"604800s\" (7 days)", got)
