@@ -11,6 +11,9 @@ type LMS interface {
 	// enrollment. A learner without an account is enrolled on registration
 	// (Result.Allowed). Errors are permanent (IsPermanent) or transient.
 	Enroll(ctx context.Context, email string, c Course, orderNumber string) (EnrollResult, error)
+	// Enrollment reports whether the learner already has an active enrollment in course
+	// (false for a learner without an account).
+	Enrollment(ctx context.Context, email, course string) (EnrollResult, bool, error)
 	// Unenroll takes the learner's access to course away: the enrollment is deactivated, or
 	// the enrollment_allowed of a learner without an account is deleted.
 	Unenroll(ctx context.Context, email, course string) error

@@ -104,7 +104,8 @@ type LineState struct {
 	Reason    string    `firestore:"reason,omitempty"`
 	Attempts  int       `firestore:"attempts"`
 	FailedGen int       `firestore:"failedGeneration,omitempty"`
-	Reported  int       `firestore:"reportedGeneration,omitempty"`
+	Reported  int       `firestore:"reportedGeneration,omitempty"` // failure noted on the order
+	Mailed    int       `firestore:"mailedGeneration,omitempty"`   // failure emailed
 	ClaimID   string    `firestore:"claimId,omitempty"`
 	ClaimedAt time.Time `firestore:"claimedAt,omitempty"`
 	DoneAt    time.Time `firestore:"enrolledAt,omitempty"`
@@ -130,6 +131,7 @@ type EmailState struct {
 type CompletionState struct {
 	State     string    `firestore:"state,omitempty"`
 	Noted     bool      `firestore:"noted,omitempty"`
+	Mailed    bool      `firestore:"mailed,omitempty"` // a completion failure was emailed
 	ClaimedAt time.Time `firestore:"claimedAt,omitempty"`
 	Error     string    `firestore:"error,omitempty"`
 	At        time.Time `firestore:"at,omitempty"`

@@ -31,13 +31,17 @@ func (s *Service) processUnenroll(ctx context.Context, j Job, attempt int) error
 	claim := newClaimID()
 	var work []LineState
 	var email string
+	busy := 0
 	_, err := s.Store.Update(ctx, j.OrderID, func(rec *OrderRecord) ([]Job, error) {
-		work = work[:0]
+		work, busy = work[:0], 0
 		email = rec.Snapshot.Order.LearnerEmail()
 		for i := range rec.Lines {
 			l := &rec.Lines[i]
 			inScope := j.Scope == ScopeOrder || refunded[l.LineID]
 			expired := l.State == LineUnenrolling && now.Sub(l.ClaimedAt) > s.lease()
+			if inScope && l.State == LineUnenrolling && !expired {
+				busy++
+			}
 			if !inScope || (l.State != LineEnrolled && !expired) {
 				continue
 			}
@@ -102,6 +106,9 @@ func (s *Service) processUnenroll(ctx context.Context, j Job, attempt int) error
 	}
 	if len(transient) > 0 {
 		return fmt.Errorf("%w: %s", ErrRetry, strings.Join(transient, "; "))
+	}
+	if busy > 0 {
+		return fmt.Errorf("%w: %d line(s) of order %d are being unenrolled by another worker", ErrRetry, busy, j.OrderID)
 	}
 	return nil
 }

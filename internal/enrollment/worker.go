@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -54,13 +55,16 @@ func (s *Service) processEnroll(ctx context.Context, j Job, attempt int) error {
 	if err != nil {
 		return err
 	}
-	if err := s.reportFailures(ctx, j.OrderID); err != nil {
+	if err := s.reportFailures(ctx, j.OrderID, attempt); err != nil {
 		return err
 	}
 	if retry != nil {
 		return retry
 	}
-	return s.finish(ctx, j.OrderID, attempt)
+	if err := s.finish(ctx, j.OrderID, attempt); err != nil {
+		return err
+	}
+	return s.mailCompletionFailure(ctx, j.OrderID, attempt)
 }
 
 // enrollLines claims the lines this job may enroll, calls the LMS outside the transaction and
@@ -71,13 +75,17 @@ func (s *Service) enrollLines(ctx context.Context, j Job, attempt int) (retry er
 	claim := newClaimID()
 	var work []LineState
 	var order Order
+	busy := 0
 	_, err = s.Store.Update(ctx, j.OrderID, func(rec *OrderRecord) ([]Job, error) {
-		work = work[:0]
+		work, busy = work[:0], 0
 		order = rec.Snapshot.Order
 		email := order.LearnerEmail()
 		for i := range rec.Lines {
 			l := &rec.Lines[i]
 			if !claimable(l, j.Gen, now, s.lease()) {
+				if l.State == LineClaimed {
+					busy++
+				}
 				continue
 			}
 			l.Attempts++
@@ -99,8 +107,14 @@ func (s *Service) enrollLines(ctx context.Context, j Job, attempt int) (retry er
 	if err != nil {
 		return nil, fmt.Errorf("claim lines of order %d: %w", j.OrderID, err)
 	}
+	// Lines claimed by another worker are in flight, or their worker died: come back after
+	// the claim's lease so that a dead worker's lines are taken over, not forgotten.
+	var busyErr error
+	if busy > 0 {
+		busyErr = fmt.Errorf("%w: %d line(s) of order %d are claimed by another worker", ErrRetry, busy, j.OrderID)
+	}
 	if len(work) == 0 {
-		return nil, nil
+		return busyErr, nil
 	}
 
 	type result struct {
@@ -109,7 +123,7 @@ func (s *Service) enrollLines(ctx context.Context, j Job, attempt int) (retry er
 	}
 	results := make(map[string]result, len(work))
 	for _, l := range work {
-		res, err := s.LMS.Enroll(ctx, order.LearnerEmail(), Course{Key: l.Course, Mode: l.Mode}, order.DisplayNumber())
+		res, err := s.enrollOnce(ctx, order, l)
 		results[l.Key()] = result{res, err}
 		log := s.log().With("order", j.OrderID, "course", l.Course, "mode", l.Mode, "attempt", attempt)
 		switch {
@@ -143,7 +157,7 @@ func (s *Service) enrollLines(ctx context.Context, j Job, attempt int) (retry er
 			case final:
 				failLine(l, j.Gen, fmt.Sprintf("the LMS could not be reached after %d attempts: %v", attempt, r.err))
 			default:
-				l.State, l.Reason = LinePending, "retrying: "+r.err.Error()
+				l.State, l.Reason = LinePending, retryingPrefix+r.err.Error()
 				transient = append(transient, l.Course+": "+r.err.Error())
 			}
 		}
@@ -155,8 +169,27 @@ func (s *Service) enrollLines(ctx context.Context, j Job, attempt int) (retry er
 	if len(transient) > 0 {
 		return fmt.Errorf("%w: %s", ErrRetry, strings.Join(transient, "; ")), nil
 	}
-	return nil, nil
+	return busyErr, nil
 }
+
+// enrollOnce enrolls a claimed line. When an earlier attempt failed in a way that leaves the
+// outcome unknown (a timeout, a lost connection, a 5xx after the LMS did the work), it first
+// asks the LMS whether the enrollment exists, so that a retry never enrolls twice.
+func (s *Service) enrollOnce(ctx context.Context, o Order, l LineState) (EnrollResult, error) {
+	if strings.HasPrefix(l.Reason, retryingPrefix) {
+		res, active, err := s.LMS.Enrollment(ctx, o.LearnerEmail(), l.Course)
+		if err != nil {
+			return EnrollResult{}, err
+		}
+		if active {
+			return res, nil
+		}
+	}
+	return s.LMS.Enroll(ctx, o.LearnerEmail(), Course{Key: l.Course, Mode: l.Mode}, o.DisplayNumber())
+}
+
+// retryingPrefix starts the reason of a line whose last attempt failed transiently.
+const retryingPrefix = "retrying: "
 
 // claimable reports whether a job of generation gen may work on line l now.
 func claimable(l *LineState, gen int, now time.Time, lease time.Duration) bool {
@@ -177,57 +210,75 @@ func failLine(l *LineState, gen int, reason string) {
 }
 
 // reportFailures reports each failed line once per failure: a private note on the order and
-// an email to the new-order recipients (SPEC §2.4). The lines are marked reported before the
-// shop and mail calls; if those fail transiently the mark is undone and the job retried.
-func (s *Service) reportFailures(ctx context.Context, orderID int64) error {
-	var failures []LineFailure
-	var keys []string
+// an email to the new-order recipients (SPEC §2.4). Each is marked done before the call and
+// the mark undone if the call fails transiently, so a redelivered job sends what is missing
+// and nothing twice.
+func (s *Service) reportFailures(ctx context.Context, orderID int64, attempt int) error {
+	var toNote, toMail []LineFailure
+	var noteKeys, mailKeys []string
 	var order Order
 	_, err := s.Store.Update(ctx, orderID, func(rec *OrderRecord) ([]Job, error) {
-		failures, keys = failures[:0], keys[:0]
+		toNote, toMail, noteKeys, mailKeys = toNote[:0], toMail[:0], noteKeys[:0], mailKeys[:0]
 		order = rec.Snapshot.Order
 		for i := range rec.Lines {
 			l := &rec.Lines[i]
-			if l.State == LineFailed && l.Reported < l.FailedGen {
+			if l.State != LineFailed {
+				continue
+			}
+			f := LineFailure{LineName: l.LineName, Course: l.Course, Reason: l.Reason, Attempts: l.Attempts}
+			if l.Reported < l.FailedGen {
 				l.Reported = l.FailedGen
-				failures = append(failures, LineFailure{LineName: l.LineName, Course: l.Course, Reason: l.Reason, Attempts: l.Attempts})
-				keys = append(keys, l.Key())
+				toNote, noteKeys = append(toNote, f), append(noteKeys, l.Key())
+			}
+			if l.Mailed < l.FailedGen {
+				l.Mailed = l.FailedGen
+				toMail, mailKeys = append(toMail, f), append(mailKeys, l.Key())
 			}
 		}
-		if len(failures) > 0 {
-			rec.Failed = "enrollment failed: " + failures[0].Course + ": " + failures[0].Reason
+		if len(toNote) > 0 {
+			rec.Failed = "enrollment failed: " + toNote[0].Course + ": " + toNote[0].Reason
 		}
 		return nil, nil
 	})
-	if err != nil || len(failures) == 0 {
+	if err != nil || (len(toNote) == 0 && len(toMail) == 0) {
 		return err
 	}
-	if err := s.Shop.AddNote(ctx, orderID, FailureNote(failures)); err != nil {
-		if !IsPermanent(err) {
-			return s.unreport(ctx, orderID, keys, fmt.Errorf("note the failure on order %d: %w", orderID, err))
+	final := s.lastAttempt(attempt)
+	if len(toNote) > 0 {
+		if err := s.Shop.AddNote(ctx, orderID, FailureNote(toNote)); err != nil {
+			if !IsPermanent(err) && !final {
+				return s.unreport(ctx, orderID, noteKeys, mailKeys, fmt.Errorf("%w: note the failure on order %d: %v", ErrRetry, orderID, err))
+			}
+			s.log().ErrorContext(ctx, "the shop refused the failure note", "order", orderID, "error", err)
 		}
-		s.log().ErrorContext(ctx, "the shop refused the failure note", "order", orderID, "error", err)
+	}
+	if len(toMail) == 0 {
+		return nil
 	}
 	to := s.recipients(ctx)
 	if len(to) == 0 {
 		s.log().ErrorContext(ctx, "no recipients for the failure email: set the shop's new-order recipients or NOTIFY_EMAILS", "order", orderID)
 		return nil
 	}
-	if err := s.Mailer.SendFailureReport(ctx, to, &order, failures); err != nil {
+	if err := s.Mailer.SendFailureReport(ctx, to, &order, toMail); err != nil {
+		if !IsPermanent(err) && !final {
+			return s.unreport(ctx, orderID, nil, mailKeys, fmt.Errorf("%w: email the failure of order %d: %v", ErrRetry, orderID, err))
+		}
 		s.log().ErrorContext(ctx, "failure email not sent", "order", orderID, "error", err)
-		// The note is on the order already; a transient mail failure is not worth
-		// re-adding the note, so the email is not retried.
 	}
 	return nil
 }
 
-func (s *Service) unreport(ctx context.Context, orderID int64, keys []string, cause error) error {
+// unreport undoes the report marks of the given lines after a transient failure.
+func (s *Service) unreport(ctx context.Context, orderID int64, noteKeys, mailKeys []string, cause error) error {
 	_, err := s.Store.Update(context.WithoutCancel(ctx), orderID, func(rec *OrderRecord) ([]Job, error) {
 		for i := range rec.Lines {
-			for _, k := range keys {
-				if rec.Lines[i].Key() == k {
-					rec.Lines[i].Reported = 0
-				}
+			l := &rec.Lines[i]
+			if slices.Contains(noteKeys, l.Key()) {
+				l.Reported = 0
+			}
+			if slices.Contains(mailKeys, l.Key()) {
+				l.Mailed = 0
 			}
 		}
 		return nil, nil
@@ -334,19 +385,43 @@ func (s *Service) finish(ctx context.Context, orderID int64, attempt int) error 
 		}
 		return nil, nil
 	})
-	if state == CompletionFailed {
-		s.sendCompletionFailure(ctx, &order, errText)
-	}
 	return errors.Join(result, err)
 }
 
-func (s *Service) sendCompletionFailure(ctx context.Context, o *Order, reason string) {
+// mailCompletionFailure emails the admins, once, that the shop refused to complete an order
+// whose learner is enrolled.
+func (s *Service) mailCompletionFailure(ctx context.Context, orderID int64, attempt int) error {
+	var order Order
+	var reason string
+	send := false
+	_, err := s.Store.Update(ctx, orderID, func(rec *OrderRecord) ([]Job, error) {
+		c := &rec.Completion
+		send = c.State == CompletionFailed && !c.Mailed
+		if send {
+			c.Mailed = true
+			order, reason = rec.Snapshot.Order, c.Error
+		}
+		return nil, nil
+	})
+	if err != nil || !send {
+		return err
+	}
 	to := s.recipients(ctx)
 	if len(to) == 0 {
-		return
+		s.log().ErrorContext(ctx, "no recipients for the completion failure email", "order", orderID)
+		return nil
 	}
 	f := []LineFailure{{LineName: "—", Course: "order completion", Reason: "the learner is enrolled, but the shop refused to mark the order Completed: " + reason}}
-	if err := s.Mailer.SendFailureReport(ctx, to, o, f); err != nil {
-		s.log().ErrorContext(ctx, "completion failure email not sent", "order", o.ID, "error", err)
+	err = s.Mailer.SendFailureReport(ctx, to, &order, f)
+	if err == nil || IsPermanent(err) || s.lastAttempt(attempt) {
+		if err != nil {
+			s.log().ErrorContext(ctx, "completion failure email not sent", "order", orderID, "error", err)
+		}
+		return nil
 	}
+	_, uerr := s.Store.Update(context.WithoutCancel(ctx), orderID, func(rec *OrderRecord) ([]Job, error) {
+		rec.Completion.Mailed = false
+		return nil, nil
+	})
+	return errors.Join(fmt.Errorf("%w: email the completion failure of order %d: %v", ErrRetry, orderID, err), uerr)
 }

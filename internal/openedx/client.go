@@ -166,6 +166,34 @@ func (c *Client) enroll(ctx context.Context, email string, course enrollment.Cou
 	return enrollment.EnrollResult{}, c.enrollmentError(resp, course.Key, course.Mode)
 }
 
+// Enrollment reports whether the learner with this email has an active enrollment in
+// courseKey (GET /api/enrollment/v1/enrollment/{username},{course_id}). A learner without an
+// account has none. The worker asks before retrying a call whose outcome it could not see
+// (a timeout), so that a retry never enrolls twice.
+func (c *Client) Enrollment(ctx context.Context, email, courseKey string) (enrollment.EnrollResult, bool, error) {
+	username, err := c.lookupUsername(ctx, email)
+	if err != nil || username == "" {
+		return enrollment.EnrollResult{}, false, err
+	}
+	resp, err := c.do(ctx, http.MethodGet, "/api/enrollment/v1/enrollment/"+url.PathEscape(username)+","+courseKey, nil, nil)
+	if err != nil {
+		return enrollment.EnrollResult{}, false, err
+	}
+	if resp.status != http.StatusOK {
+		return enrollment.EnrollResult{}, false, fmt.Errorf("read the enrollment: %w", c.statusError(resp))
+	}
+	var e struct {
+		IsActive bool `json:"is_active"`
+	}
+	if len(bytes.TrimSpace(resp.body)) == 0 || string(bytes.TrimSpace(resp.body)) == "null" {
+		return enrollment.EnrollResult{}, false, nil
+	}
+	if err := json.Unmarshal(resp.body, &e); err != nil {
+		return enrollment.EnrollResult{}, false, fmt.Errorf("read the enrollment: unreadable answer: %v", err)
+	}
+	return enrollment.EnrollResult{Username: username}, e.IsActive, nil
+}
+
 // lookupUsername returns the username of the account with this email, "" when none.
 func (c *Client) lookupUsername(ctx context.Context, email string) (string, error) {
 	resp, err := c.do(ctx, http.MethodGet, "/api/user/v1/accounts", url.Values{"email": {email}}, nil)

@@ -495,3 +495,29 @@ func TestUnenroll(t *testing.T) {
 		t.Errorf("delete statuses = %v", got)
 	}
 }
+
+func TestEnrollmentLookup(t *testing.T) {
+	t.Parallel()
+	_, url := newLMS(t)
+	c := newClient(url)
+	ctx := context.Background()
+	if _, active, err := c.Enrollment(ctx, alice, courseKey); err != nil || active {
+		t.Fatalf("before enrolling: active=%v err=%v", active, err)
+	}
+	if _, err := c.Enroll(ctx, alice, enrollment.Course{Key: courseKey, Mode: "audit"}, "1"); err != nil {
+		t.Fatal(err)
+	}
+	res, active, err := c.Enrollment(ctx, alice, courseKey)
+	if err != nil || !active || res.Username != "alice" {
+		t.Fatalf("after enrolling: %+v active=%v err=%v", res, active, err)
+	}
+	if _, active, err := c.Enrollment(ctx, "nobody@example.com", courseKey); err != nil || active {
+		t.Fatalf("learner without account: active=%v err=%v", active, err)
+	}
+	if err := c.Unenroll(ctx, alice, courseKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, active, err := c.Enrollment(ctx, alice, courseKey); err != nil || active {
+		t.Fatalf("after unenrolling: active=%v err=%v", active, err)
+	}
+}

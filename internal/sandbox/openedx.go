@@ -250,6 +250,8 @@ func (l *LMS) route(r *http.Request) (string, lmsHandler) {
 		return "account", l.accounts
 	case p == "/api/enrollment/v1/enrollment" && r.Method == http.MethodPost:
 		return "enroll", l.enroll
+	case strings.HasPrefix(p, "/api/enrollment/v1/enrollment/") && strings.Contains(p, ",") && r.Method == http.MethodGet:
+		return "get-enrollment", l.getEnrollment
 	case p == "/api/enrollment/v1/enrollment_allowed/" && r.Method == http.MethodPost:
 		return "allowed", l.allow
 	case p == "/api/enrollment/v1/enrollment_allowed/" && r.Method == http.MethodDelete:
@@ -542,6 +544,29 @@ func (l *LMS) activate(username, courseID, mode string, attrs []LMSAttribute) *L
 	e.IsActive = true
 	lmsSetAttributes(e, attrs)
 	return e
+}
+
+// getEnrollment answers GET /api/enrollment/v1/enrollment/{username},{course_id}: the
+// enrollment, or 200 with an empty body when there is none (EnrollmentView.get). Another
+// user's enrollment is visible to staff only; others get 404 with an empty body.
+func (l *LMS) getEnrollment(w http.ResponseWriter, r *http.Request, _ []byte, client string) {
+	rest := strings.TrimPrefix(r.URL.Path, "/api/enrollment/v1/enrollment/")
+	username, courseID, _ := strings.Cut(rest, ",")
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if username != client && !l.clients[client].staff {
+		w.WriteHeader(http.StatusNotFound)
+		return
+	}
+	e := l.find(username, courseID)
+	if e == nil {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	lmsJSON(w, http.StatusOK, map[string]any{
+		"created": e.Created.UTC().Format(time.RFC3339), "mode": e.Mode, "is_active": e.IsActive,
+		"course_details": map[string]string{"course_id": e.Course}, "user": e.User,
+	})
 }
 
 func (l *LMS) find(username, courseID string) *LMSEnrollment {
