@@ -111,6 +111,9 @@ type LineState struct {
 	DoneAt    time.Time `firestore:"enrolledAt,omitempty"`
 	Username  string    `firestore:"username,omitempty"`
 	Allowed   bool      `firestore:"allowed,omitempty"`
+	// UnenrollAt is the order's enrollment generation when access was taken away: only a
+	// later enrollment (the order re-opened) enrolls the line again.
+	UnenrollAt int `firestore:"unenrolledAtGeneration,omitempty"`
 	// Noted: the note about this line's unenrollment (or why access was kept) is on the order.
 	Noted bool `firestore:"unenrollNoted,omitempty"`
 }

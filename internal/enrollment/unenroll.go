@@ -46,6 +46,7 @@ func (s *Service) processUnenroll(ctx context.Context, j Job, attempt int) error
 				continue
 			}
 			l.State, l.ClaimID, l.ClaimedAt, l.Noted = LineUnenrolling, claim, now, false
+			l.UnenrollAt = rec.EnrollGen
 			work = append(work, *l)
 		}
 		return nil, nil

@@ -83,10 +83,15 @@ func (s *Service) enrollLines(ctx context.Context, j Job, attempt int) (retry er
 		for i := range rec.Lines {
 			l := &rec.Lines[i]
 			if !claimable(l, j.Gen, now, s.lease()) {
-				if l.State == LineClaimed {
+				if l.State == LineClaimed || l.State == LineUnenrolling {
 					busy++
 				}
 				continue
+			}
+			if l.State == LineUnenrolled || l.State == LineKept {
+				// Re-opened after access was taken away: enroll, then complete again.
+				l.Reason, l.Noted = "", false
+				rec.Completion = CompletionState{}
 			}
 			l.Attempts++
 			switch {
@@ -200,6 +205,8 @@ func claimable(l *LineState, gen int, now time.Time, lease time.Duration) bool {
 		return l.FailedGen < gen
 	case LineClaimed:
 		return now.Sub(l.ClaimedAt) > lease
+	case LineUnenrolled, LineKept:
+		return l.UnenrollAt < gen // the order was re-opened after access was taken away
 	}
 	return false
 }
