@@ -1,0 +1,153 @@
+package main_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aulasneo/wc-openedx/internal/testenv"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// build compiles the production server once for the tests.
+func build(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "server")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func freePort(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+}
+
+// env is a complete configuration; the external systems are never called by these tests.
+func env(t *testing.T, port string, extra ...string) []string {
+	base := []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"FIRESTORE_EMULATOR_HOST=" + os.Getenv("FIRESTORE_EMULATOR_HOST"),
+		"PUBSUB_EMULATOR_HOST=" + os.Getenv("PUBSUB_EMULATOR_HOST"),
+		"PORT=" + port, "GOOGLE_CLOUD_PROJECT=" + testenv.Project(t),
+		"WC_URL=https://shop.example.com", "WC_CONSUMER_KEY=ck", "WC_CONSUMER_SECRET=cs", "WC_WEBHOOK_SECRET=whsec",
+		"OPENEDX_URL=https://lms.example.com", "OPENEDX_CLIENT_ID=id", "OPENEDX_CLIENT_SECRET=secret",
+		"SENDGRID_API_KEY=SG.x", "MAIL_FROM=Shop <shop@example.com>", "CONFIRM_URL=https://confirm.example.com",
+		"CONFIRM_SIGNING_KEY=" + strings.Repeat("k", 32),
+	}
+	return append(base, extra...)
+}
+
+// start runs the server and waits until it answers.
+func start(t *testing.T, bin string, environ []string, port string) {
+	t.Helper()
+	cmd := exec.Command(bin)
+	cmd.Env = environ
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := net.Dial("tcp", "127.0.0.1:"+port)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not listen on %s:\n%s", port, out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func ping(t *testing.T, url string) int {
+	t.Helper()
+	resp, err := http.Post(url, "application/x-www-form-urlencoded", strings.NewReader("webhook_id=7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func TestServesEveryFunctionAtItsName(t *testing.T) {
+	bin := build(t)
+	port := freePort(t)
+	start(t, bin, env(t, port), port)
+	base := "http://127.0.0.1:" + port
+	if code := ping(t, base+"/Webhook"); code != 200 {
+		t.Errorf("/Webhook ping answered %d", code)
+	}
+	for path, want := range map[string]int{"/Confirm": 400, "/Sweep": 405, "/Enroll": 405} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s answered %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+}
+
+func TestFunctionTargetServesOneFunctionAtRoot(t *testing.T) {
+	bin := build(t)
+	for _, target := range []string{"Webhook", "Confirm"} {
+		t.Run(target, func(t *testing.T) {
+			port := freePort(t)
+			start(t, bin, env(t, port, "FUNCTION_TARGET="+target), port)
+			code := ping(t, "http://127.0.0.1:"+port+"/")
+			if target == "Webhook" && code != 200 {
+				t.Errorf("Webhook at / answered the ping %d", code)
+			}
+			if target == "Confirm" && code != 400 { // the Confirm page: a POST without a token
+				t.Errorf("Confirm at / answered %d", code)
+			}
+		})
+	}
+}
+
+func TestMisconfigurationStopsWithEveryProblem(t *testing.T) {
+	bin := build(t)
+	port := freePort(t)
+	var environ []string
+	for _, kv := range env(t, port, "LANGUAGE=fr") {
+		if !strings.HasPrefix(kv, "WC_URL=") && !strings.HasPrefix(kv, "CONFIRM_SIGNING_KEY=") {
+			environ = append(environ, kv)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin)
+	cmd.Env = environ
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the server started without WC_URL:\n%s", out)
+	}
+	for _, want := range []string{"WC_URL: required", "CONFIRM_SIGNING_KEY: required", "LANGUAGE:"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output does not name %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "whsec") || strings.Contains(string(out), "SG.x") {
+		t.Errorf("a secret was printed:\n%s", out)
+	}
+}
