@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
 	"github.com/aulasneo/wc-openedx/internal/woocommerce"
@@ -55,6 +56,7 @@ func (a *App) webhook(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 
 	var outcome string
+	cleanup := func() {}
 	switch d.Topic {
 	case enrollment.TopicOrderCreated, enrollment.TopicOrderUpdated:
 		order, perr := woocommerce.ParseOrder(body)
@@ -64,7 +66,7 @@ func (a *App) webhook(w http.ResponseWriter, r *http.Request) {
 		}
 		d.OrderID = order.ID
 		log = log.With("order", order.ID, "status", order.Status)
-		outcome, err = a.Service.Intake(ctx, d, order, body)
+		outcome, cleanup, err = a.Service.IntakeThenCleanup(ctx, d, order, body)
 	case "order.deleted", "order.restored":
 		id, perr := woocommerce.OrderID(body)
 		if perr != nil {
@@ -87,8 +89,17 @@ func (a *App) webhook(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log.InfoContext(ctx, "delivery recorded", "outcome", outcome)
+	resp, _ := json.Marshal(map[string]string{"outcome": outcome})
+	resp = append(resp, '\n')
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(map[string]string{"outcome": outcome})
+	w.Header().Set("Content-Length", strconv.Itoa(len(resp)))
+	_, _ = w.Write(resp)
+	// The shop has its answer; the outbox clean-up happens while the request is still open,
+	// so Cloud Run keeps the CPU for it.
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+	cleanup()
 }
 
 // reject answers an error status with a one-line reason.

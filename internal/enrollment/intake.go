@@ -81,6 +81,16 @@ const (
 // returned outcome is one of the Outcome constants. When it returns nil the delivery is
 // durable and its jobs will run: they are in the outbox even if publishing failed.
 func (s *Service) Intake(ctx context.Context, d Delivery, order *Order, raw []byte) (string, error) {
+	outcome, cleanup, err := s.IntakeThenCleanup(ctx, d, order, raw)
+	cleanup()
+	return outcome, err
+}
+
+// IntakeThenCleanup is Intake without the last step: it returns a function that removes the
+// published jobs from the outbox, which the caller runs after answering (the outbox delete is
+// a Firestore call the shop need not wait for; if it never runs, the sweep publishes the job
+// again, which is harmless since jobs are idempotent).
+func (s *Service) IntakeThenCleanup(ctx context.Context, d Delivery, order *Order, raw []byte) (string, func(), error) {
 	d.ReceivedAt = s.now()
 	var apply func(rec *OrderRecord) (*OrderRecord, string, []Job)
 	if order != nil && (d.Topic == TopicOrderCreated || d.Topic == TopicOrderUpdated || d.Topic == TopicReconcile) {
@@ -92,10 +102,10 @@ func (s *Service) Intake(ctx context.Context, d Delivery, order *Order, raw []by
 	}
 	outcome, jobs, err := s.Store.Intake(ctx, d, apply)
 	if err != nil {
-		return "", fmt.Errorf("record delivery of order %d: %w", d.OrderID, err)
+		return "", func() {}, fmt.Errorf("record delivery of order %d: %w", d.OrderID, err)
 	}
-	s.publish(ctx, jobs)
-	return outcome, nil
+	published := s.publishOnly(ctx, jobs)
+	return outcome, func() { s.forget(context.WithoutCancel(ctx), published) }, nil
 }
 
 // IntakeOther records a signed delivery of a topic the service does not handle.
@@ -114,6 +124,12 @@ func (s *Service) IntakeOther(ctx context.Context, d Delivery) (string, error) {
 // publish publishes jobs that are already in the outbox and removes them from it. A job that
 // cannot be published now stays there for the sweep.
 func (s *Service) publish(ctx context.Context, jobs []Job) {
+	s.forget(context.WithoutCancel(ctx), s.publishOnly(ctx, jobs))
+}
+
+// publishOnly publishes jobs and returns those Pub/Sub accepted.
+func (s *Service) publishOnly(ctx context.Context, jobs []Job) []Job {
+	var published []Job
 	for _, j := range jobs {
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.publishTimeout())
 		err := s.Publisher.Publish(pctx, j)
@@ -122,7 +138,15 @@ func (s *Service) publish(ctx context.Context, jobs []Job) {
 			s.log().WarnContext(ctx, "job left in the outbox for the sweep", "job", j.ID, "order", j.OrderID, "error", err)
 			continue
 		}
-		if err := s.Store.JobPublished(context.WithoutCancel(ctx), j.ID); err != nil {
+		published = append(published, j)
+	}
+	return published
+}
+
+// forget removes published jobs from the outbox.
+func (s *Service) forget(ctx context.Context, jobs []Job) {
+	for _, j := range jobs {
+		if err := s.Store.JobPublished(ctx, j.ID); err != nil {
 			s.log().WarnContext(ctx, "published job still in the outbox; the sweep will publish it again", "job", j.ID, "error", err)
 		}
 	}
