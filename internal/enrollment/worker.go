@@ -37,7 +37,10 @@ func (s *Service) lease() time.Duration {
 	return 10 * time.Minute
 }
 
-// lastAttempt reports whether Pub/Sub will not deliver this job again after a failure.
+// lastAttempt reports whether this is the job's last delivery from the jobs subscription
+// (its max delivery attempts, or the push from the dead-letter topic): transient LMS and
+// completion failures then become the order's failure, reported to the admins. Notes and
+// emails are still retried: the dead-letter subscription keeps redelivering until they go.
 func (s *Service) lastAttempt(attempt int) bool {
 	return attempt > 0 && s.Settings.MaxAttempts > 0 && attempt >= s.Settings.MaxAttempts
 }
@@ -250,10 +253,9 @@ func (s *Service) reportFailures(ctx context.Context, orderID int64, attempt int
 	if err != nil || (len(toNote) == 0 && len(toMail) == 0) {
 		return err
 	}
-	final := s.lastAttempt(attempt)
 	if len(toNote) > 0 {
 		if err := s.Shop.AddNote(ctx, orderID, FailureNote(toNote)); err != nil {
-			if !IsPermanent(err) && !final {
+			if !IsPermanent(err) {
 				return s.unreport(ctx, orderID, noteKeys, mailKeys, fmt.Errorf("%w: note the failure on order %d: %v", ErrRetry, orderID, err))
 			}
 			s.log().ErrorContext(ctx, "the shop refused the failure note", "order", orderID, "error", err)
@@ -268,7 +270,7 @@ func (s *Service) reportFailures(ctx context.Context, orderID int64, attempt int
 		return nil
 	}
 	if err := s.Mailer.SendFailureReport(ctx, to, &order, toMail); err != nil {
-		if !IsPermanent(err) && !final {
+		if !IsPermanent(err) {
 			return s.unreport(ctx, orderID, nil, mailKeys, fmt.Errorf("%w: email the failure of order %d: %v", ErrRetry, orderID, err))
 		}
 		s.log().ErrorContext(ctx, "failure email not sent", "order", orderID, "error", err)
@@ -372,10 +374,14 @@ func (s *Service) finish(ctx context.Context, orderID int64, attempt int) error 
 	}
 	if result == nil && note {
 		text := EnrolledNote(lines, state == CompletionFailed, errText, !complete && order.Status != StatusCompleted)
-		if err := s.Shop.AddNote(ctx, orderID, text); err != nil && !IsPermanent(err) && !s.lastAttempt(attempt) {
-			result = fmt.Errorf("%w: note enrollments on order %d: %v", ErrRetry, orderID, err)
-		} else {
+		switch err := s.Shop.AddNote(ctx, orderID, text); {
+		case err == nil:
 			noted = true
+		case IsPermanent(err):
+			s.log().ErrorContext(ctx, "the shop refused the enrollment note", "order", orderID, "error", err, "note", text)
+			noted = true
+		default:
+			result = fmt.Errorf("%w: note enrollments on order %d: %v", ErrRetry, orderID, err)
 		}
 	}
 	_, err = s.Store.Update(context.WithoutCancel(ctx), orderID, func(rec *OrderRecord) ([]Job, error) {
@@ -420,7 +426,7 @@ func (s *Service) mailCompletionFailure(ctx context.Context, orderID int64, atte
 	}
 	f := []LineFailure{{LineName: "—", Course: "order completion", Reason: "the learner is enrolled, but the shop refused to mark the order Completed: " + reason}}
 	err = s.Mailer.SendFailureReport(ctx, to, &order, f)
-	if err == nil || IsPermanent(err) || s.lastAttempt(attempt) {
+	if err == nil || IsPermanent(err) {
 		if err != nil {
 			s.log().ErrorContext(ctx, "completion failure email not sent", "order", orderID, "error", err)
 		}
