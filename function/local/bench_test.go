@@ -272,46 +272,6 @@ func postDelivery(ctx context.Context, st *local.Stack, d signedDelivery) error 
 	return nil
 }
 
-// floorIntake is what intake minimally does: one transaction reading the order and delivery
-// documents and writing the delivery, the order (with the raw payload) and, for an order that
-// needs a job, the outbox document; then publishing the job.
-type floorIntake struct {
-	fs  *firestore.Client
-	pub *jobs.Publisher
-}
-
-func (f *floorIntake) do(ctx context.Context, id int64, body []byte, withJob bool) error {
-	sid := strconv.FormatInt(id, 10)
-	oref := f.fs.Collection("floor-orders").Doc(sid)
-	dref := oref.Collection("deliveries").Doc(woocommerce.BodyHash(body))
-	now := time.Now().UTC()
-	job := enrollment.Job{ID: "enroll-" + sid + "-1", Kind: enrollment.JobEnroll, OrderID: id, Gen: 1, CreatedAt: now}
-	err := f.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		docs, err := tx.GetAll([]*firestore.DocumentRef{dref, oref})
-		if err != nil {
-			return err
-		}
-		if docs[0].Exists() {
-			return nil
-		}
-		if err := tx.Create(dref, map[string]any{"topic": "order.created", "outcome": "applied", "receivedAt": now}); err != nil {
-			return err
-		}
-		if err := tx.Set(oref, map[string]any{"id": id, "status": "processing", "raw": string(body), "updatedAt": now}); err != nil {
-			return err
-		}
-		if withJob {
-			return tx.Set(f.fs.Collection("floor-outbox").Doc(job.ID), job)
-		}
-		return nil
-	})
-	if err != nil || !withJob {
-		return err
-	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	return f.pub.Publish(pctx, job)
-}
 
 // sinkPushes points the stack's push subscriptions at an endpoint that acknowledges every
 // job at once, so that job processing does not compete with intake for the CPU.
@@ -431,7 +391,7 @@ func BenchmarkIntake(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = fs.Close() })
-	fl := &floorIntake{fs: fs, pub: pub}
+	fl := &local.Floor{FS: fs, Pub: pub}
 	tmpl := fixture(b)
 	base := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -471,7 +431,7 @@ func BenchmarkIntake(b *testing.B) {
 						b.Errorf("warm-up delivery: %v", err)
 						return
 					}
-					if err := fl.do(ctx, ids[i], ds[i].body, i%2 == 0); err != nil {
+					if err := fl.Do(ctx, ids[i], ds[i].body, i%2 == 0); err != nil {
 						b.Errorf("warm-up floor: %v", err)
 						return
 					}
@@ -491,7 +451,7 @@ func BenchmarkIntake(b *testing.B) {
 			b.Run(fmt.Sprintf("floor-%s-c%d", v.name, c), func(b *testing.B) {
 				ids, ds := prepare(b.N, v.job)
 				lat := runConcurrent(b, c, "ops/s", func(ctx context.Context, i int) error {
-					return fl.do(ctx, ids[i], ds[i].body, v.job)
+					return fl.Do(ctx, ids[i], ds[i].body, v.job)
 				})
 				if v.job {
 					published.Add(int64(b.N))

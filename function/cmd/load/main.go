@@ -41,7 +41,6 @@ import (
 
 	"github.com/aulasneo/wc-openedx/function/local"
 	"github.com/aulasneo/wc-openedx/internal/emulator"
-	"github.com/aulasneo/wc-openedx/internal/enrollment"
 	"github.com/aulasneo/wc-openedx/internal/jobs"
 	"github.com/aulasneo/wc-openedx/internal/sandbox"
 	"github.com/aulasneo/wc-openedx/internal/woocommerce"
@@ -101,14 +100,14 @@ func main() {
 		if err != nil {
 			fatal(err)
 		}
-		fl := &floorIntake{fs: fs, pub: st.App.Publisher}
+		fl := &local.Floor{FS: fs, Pub: st.App.Publisher}
 		// Warm up both paths, untimed.
 		for range *warmup {
 			id, body, sig := d.newDelivery()
 			if err := d.post(ctx, body, sig); err != nil {
 				fatal(fmt.Errorf("warm-up delivery: %w", err))
 			}
-			if err := fl.do(ctx, 20_000_000+id, body, true); err != nil {
+			if err := fl.Do(ctx, 20_000_000+id, body, true); err != nil {
 				fatal(fmt.Errorf("warm-up floor: %w", err))
 			}
 		}
@@ -119,7 +118,7 @@ func main() {
 				rows = append(rows, run("floor", c, *duration, mem, func(ctx context.Context) error {
 					id := ids.Add(1)
 					_, body, _ := d.newDelivery()
-					return fl.do(ctx, id, body, true)
+					return fl.Do(ctx, id, body, true)
 				}))
 			}
 			if !skipped["webhook"] {
@@ -280,47 +279,6 @@ func postWebhook(ctx context.Context, url, source string, body, sig []byte) erro
 	return nil
 }
 
-// floorIntake is what intake minimally does (copied from function/local/bench_test.go): one
-// transaction reading the order and delivery documents and writing the delivery, the order
-// (with the raw payload) and, for an order that needs a job, the outbox document; then
-// publishing the job.
-type floorIntake struct {
-	fs  *firestore.Client
-	pub *jobs.Publisher
-}
-
-func (f *floorIntake) do(ctx context.Context, id int64, body []byte, withJob bool) error {
-	sid := strconv.FormatInt(id, 10)
-	oref := f.fs.Collection("floor-orders").Doc(sid)
-	dref := oref.Collection("deliveries").Doc(woocommerce.BodyHash(body))
-	now := time.Now().UTC()
-	job := enrollment.Job{ID: "enroll-" + sid + "-1", Kind: enrollment.JobEnroll, OrderID: id, Gen: 1, CreatedAt: now}
-	err := f.fs.RunTransaction(ctx, func(ctx context.Context, tx *firestore.Transaction) error {
-		docs, err := tx.GetAll([]*firestore.DocumentRef{dref, oref})
-		if err != nil {
-			return err
-		}
-		if docs[0].Exists() {
-			return nil
-		}
-		if err := tx.Create(dref, map[string]any{"topic": "order.created", "outcome": "applied", "receivedAt": now}); err != nil {
-			return err
-		}
-		if err := tx.Set(oref, map[string]any{"id": id, "status": "processing", "raw": string(body), "updatedAt": now}); err != nil {
-			return err
-		}
-		if withJob {
-			return tx.Set(f.fs.Collection("floor-outbox").Doc(job.ID), job)
-		}
-		return nil
-	})
-	if err != nil || !withJob {
-		return err
-	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	return f.pub.Publish(pctx, job)
-}
 
 // ---- measuring ----
 
