@@ -272,7 +272,6 @@ func postDelivery(ctx context.Context, st *local.Stack, d signedDelivery) error 
 	return nil
 }
 
-
 // sinkPushes points the stack's push subscriptions at an endpoint that acknowledges every
 // job at once, so that job processing does not compete with intake for the CPU.
 // It returns the count of pushes received.

@@ -279,7 +279,6 @@ func postWebhook(ctx context.Context, url, source string, body, sig []byte) erro
 	return nil
 }
 
-
 // ---- measuring ----
 
 type result struct {
