@@ -4,7 +4,7 @@
 # account, which can do exactly that and nothing else.
 #
 # Prerequisite: the Cloud Build GitHub App installed on the repository and the repository
-# connected to the project (Cloud Build > Triggers > Connect repository), see docs/deploy.md.
+# connected to the project (Cloud Build > Triggers > Connect repository), see the README, "Deploy and operate".
 
 resource "google_service_account" "build" {
   account_id   = "wc-openedx-build"
