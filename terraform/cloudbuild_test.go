@@ -101,7 +101,7 @@ func TestCloudBuildDeploysEachServiceWithItsFunction(t *testing.T) {
 	for i, s := range cb.steps {
 		args := strings.Join(strs(s["args"]), " ")
 		switch {
-		case strings.Contains(args, "go test -race ./...") && strings.Contains(args, "go vet ./..."):
+		case strings.Contains(args, "go test -race -count=1 -timeout 30m ./...") && strings.Contains(args, "go vet ./..."):
 			testStep = i
 			if !strings.Contains(str(s["name"]), "google-cloud-cli:emulators") {
 				t.Errorf("tests run in %s, want the google-cloud-cli:emulators image (gcloud emulators, Java)", str(s["name"]))
