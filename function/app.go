@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	netmail "net/mail"
 	"net/url"
 	"os"
 	"time"
@@ -92,7 +93,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	}
 	shop := woocommerce.New(woocommerce.Config{BaseURL: cfg.WCURL, ConsumerKey: cfg.WCConsumerKey, ConsumerSecret: cfg.WCConsumerSecret})
 	lms := openedx.New(openedx.Config{BaseURL: cfg.OpenEdXURL, ClientID: cfg.OpenEdXClientID, ClientSecret: cfg.OpenEdXClientSecret, Strategy: cfg.OpenEdXEnrollStrategy, Timeout: opt.LMSTimeout})
-	mailer := mail.New(mail.Config{APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.MailFrom, ShopName: shopName(cfg.WCURL), Language: cfg.Language, LinkTTL: cfg.ConfirmLinkTTL})
+	mailer := mail.New(mail.Config{APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.MailFrom, ShopName: shopName(cfg), Language: cfg.Language, LinkTTL: cfg.ConfirmLinkTTL})
 	signer := confirm.NewSigner([]byte(cfg.ConfirmSigningKey), cfg.ConfirmLinkTTL)
 	now := opt.Now
 	if now == nil {
@@ -127,16 +128,20 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 		Config: cfg, Log: log, Store: st, Publisher: pub, Service: svc, Shop: shop, Signer: signer,
 		verifier: verifier, auth: auth,
 	}
-	a.confirm = &confirm.Handler{Signer: signer, Confirmer: svc, Language: cfg.Language, ShopName: shopName(cfg.WCURL), Now: now, Log: log}
+	a.confirm = &confirm.Handler{Signer: signer, Confirmer: svc, Language: cfg.Language, ShopName: shopName(cfg), Now: now, Log: log}
 	return a, nil
 }
 
-// shopName is how emails and pages name the shop: its host name.
-func shopName(shopURL string) string {
-	if u, err := url.Parse(shopURL); err == nil && u.Hostname() != "" {
+// shopName is how emails and pages name the shop: the display name of MAIL_FROM ("Aulasneo
+// Shop <shop@…>"), else the shop's host name.
+func shopName(cfg *config.Config) string {
+	if a, err := netmail.ParseAddress(cfg.MailFrom); err == nil && a.Name != "" {
+		return a.Name
+	}
+	if u, err := url.Parse(cfg.WCURL); err == nil && u.Hostname() != "" {
 		return u.Hostname()
 	}
-	return shopURL
+	return cfg.WCURL
 }
 
 // Close releases the clients.

@@ -215,6 +215,8 @@ func claimable(l *LineState, gen int, now time.Time, lease time.Duration) bool {
 }
 
 func failLine(l *LineState, gen int, reason string) {
+	// The note names the course already; LMS errors start with it too.
+	reason = strings.TrimPrefix(reason, l.Course+": ")
 	l.State, l.Reason, l.FailedGen = LineFailed, reason, gen
 	l.ClaimID, l.ClaimedAt = "", time.Time{}
 }
