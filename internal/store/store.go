@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -141,13 +142,17 @@ func (s *Store) Update(ctx context.Context, orderID int64, fn func(*enrollment.O
 		if err != nil {
 			return err
 		}
-		var rec enrollment.OrderRecord
+		var rec, before enrollment.OrderRecord
 		if err := doc.DataTo(&rec); err != nil {
 			return fmt.Errorf("decode order %d: %w", orderID, err)
 		}
+		_ = doc.DataTo(&before)
 		jobs, err = fn(&rec)
 		if err != nil {
 			return errNoWrite{err}
+		}
+		if len(jobs) == 0 && reflect.DeepEqual(rec, before) {
+			return nil // nothing changed: no write (many steps of a job only check)
 		}
 		rec.UpdatedAt = time.Now().UTC()
 		rec.Grants = rec.AccessKeys()
