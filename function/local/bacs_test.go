@@ -283,3 +283,25 @@ func TestConfirmLinkErrors(t *testing.T) {
 		t.Error("a bad link confirmed the order")
 	}
 }
+
+func TestConfirmLinkOfCancelledOrder(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	id := st.Shop.CreateOrder(bacsOrder(course("Intro to Python", coursePy)))
+	o, _ := st.Shop.Order(id)
+	waitFor(t, "email", 30*time.Second, func() bool { return len(emailsTo(st, o.Number)) == 1 })
+	tok := tokenFromEmail(t, st, emailsTo(st, o.Number)[0])
+	st.Shop.SetStatus(id, "cancelled")
+	st.Shop.Wait()
+	waitFor(t, "cancel recorded", 10*time.Second, func() bool { return record(t, st, id).Status == "cancelled" })
+	for _, method := range []string{http.MethodGet, http.MethodPost} {
+		code, page := confirmPage(t, st, method, tok)
+		if code != http.StatusConflict || !strings.Contains(page, `id="closed"`) {
+			t.Errorf("%s on a cancelled order answered %d:\n%.300s", method, code, page)
+		}
+	}
+	time.Sleep(time.Second)
+	if len(st.LMS.Log.Calls("enroll")) != 0 || status(st, id) != "cancelled" || record(t, st, id).Confirmed != nil {
+		t.Error("a cancelled order was confirmed")
+	}
+}

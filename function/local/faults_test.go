@@ -12,9 +12,8 @@ package local_test
 //   - no order is lost: every order the shop created is in Firestore;
 //   - no email is sent twice, no note is added twice, no order is completed twice.
 //
-// Rows that hit a known defect of the service record it as "KNOWN BUG" in the summary table
-// instead of failing; FAULT_STRICT=1 makes them fail. FAULT_SEED replays the mixed run's
-// random faults; FAULT_ORDERS sets its number of orders (default 200).
+// A broken invariant fails the row and is listed in the summary table. FAULT_SEED replays the
+// mixed run's random faults; FAULT_ORDERS sets its number of orders (default 200).
 
 import (
 	"bytes"
@@ -148,11 +147,8 @@ func row(t *testing.T, name string, fn func(t *testing.T, r *rowState)) {
 		start := time.Now()
 		defer func() {
 			outcome := "ok"
-			switch {
-			case t.Failed():
+			if t.Failed() {
 				outcome = "FAIL"
-			case len(r.known) > 0:
-				outcome = "KNOWN BUG"
 			}
 			recordRow(rowResult{name: name, outcome: outcome, took: time.Since(start), detail: strings.Join(append(r.notes, r.known...), "; ")})
 		}()
@@ -172,19 +168,14 @@ func (r *rowState) note(format string, a ...any) {
 	r.notes = append(r.notes, fmt.Sprintf(format, a...))
 }
 
-// knownBug records a violation caused by a known defect of the service: reported in the table
-// and the log, fatal only with FAULT_STRICT=1.
-func (r *rowState) knownBug(t *testing.T, format string, a ...any) {
+// violation records a broken invariant: reported in the table and failing the test.
+func (r *rowState) violation(t *testing.T, format string, a ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, a...)
 	r.mu.Lock()
-	r.known = append(r.known, "KNOWN BUG: "+msg)
+	r.known = append(r.known, "VIOLATION: "+msg)
 	r.mu.Unlock()
-	if os.Getenv("FAULT_STRICT") != "" {
-		t.Error("KNOWN BUG: " + msg)
-	} else {
-		t.Log("KNOWN BUG (set FAULT_STRICT=1 to fail): " + msg)
-	}
+	t.Error(msg)
 }
 
 // ---- building orders ----
@@ -534,7 +525,7 @@ func verify(t *testing.T, r *rowState, st *local.Stack, exps []*expectation, o v
 		switch {
 		case failed:
 			if failureNotes == 0 && !strings.Contains(notesText, "could not be marked Completed") && noteFailed(st, e.id) {
-				r.knownBug(t, "order %d: marked failed (%s) but its note was dropped: on the last (dead-letter) attempt a transient note failure counts as done (enrollment/worker.go finish: `else { noted = true }`)", e.id, rec.Failed)
+				r.violation(t, "order %d: marked failed (%s) but no failure note", e.id, rec.Failed)
 			} else if failureNotes == 0 && !strings.Contains(notesText, "could not be marked Completed") {
 				t.Errorf("order %d (%s): failed (%s) without a note: %q", e.id, kindNames[e.kind], rec.Failed, notesText)
 			}
@@ -549,7 +540,7 @@ func verify(t *testing.T, r *rowState, st *local.Stack, exps []*expectation, o v
 					}
 				}
 				if dropped {
-					r.knownBug(t, "order %d: failure report email dropped after a transient SendGrid error (enrollment/worker.go reportFailures/sendCompletionFailure do not retry the email)", e.id)
+					r.violation(t, "order %d: failed but no failure email", e.id)
 				} else {
 					t.Errorf("order %d (%s): failed (%s) without a failure email", e.id, kindNames[e.kind], rec.Failed)
 				}
@@ -559,7 +550,7 @@ func verify(t *testing.T, r *rowState, st *local.Stack, exps []*expectation, o v
 			}
 		case e.wantsEnrollment():
 			if enrolledNotes == 0 && rec.Completion.Noted && noteFailed(st, e.id) {
-				r.knownBug(t, "order %d: enrolled but the enrollment note was dropped: on the last (dead-letter) attempt a transient note failure is recorded as noted (enrollment/worker.go finish: `else { noted = true }`, with no log)", e.id)
+				r.violation(t, "order %d: enrolled but no enrollment note", e.id)
 			} else if enrolledNotes != 1 {
 				t.Errorf("order %d (%s): %d enrollment notes, want 1", e.id, kindNames[e.kind], enrolledNotes)
 			}
@@ -1049,14 +1040,10 @@ func testWorkerKilled(t *testing.T, r *rowState) {
 	rec := record(t, b, e.id)
 	r.note("redelivery %.1fs after the kill answered %d with the line %s", time.Since(claimedAt).Seconds(), code, rec.Lines[0].State)
 	if code == http.StatusNoContent && rec.Lines[0].State == enrollment.LineClaimed {
-		// The job was acknowledged while the line is held by a dead worker's claim: nothing
-		// will deliver it again, so the order would stay unenrolled. Wait past the lease to
-		// be sure nothing else picks it up.
-		time.Sleep(time.Until(claimedAt.Add(18 * time.Second)))
-		if status(b, e.id) != "completed" {
-			r.knownBug(t, "order %d: a redelivered enroll job is acknowledged (204) while its line is claimed by a dead worker; nothing delivers it again, so the order stays unenrolled forever (enrollment/worker.go enrollLines returns nil when every line is claimed by another worker, and finish returns nil when lines are not all enrolled; it should answer ErrRetry like processEmail and finish do)", e.id)
-			code = pushJob(b, j, 3) // what a later redelivery (ack deadline, dead letter) would do
-		}
+		// Acknowledged while a dead worker's claim holds the line: nothing would deliver the
+		// job again, so the order would stay unenrolled.
+		r.violation(t, "order %d: a redelivered enroll job was acknowledged while its line is claimed by a dead worker", e.id)
+		return
 	}
 	for code != http.StatusNoContent && time.Since(claimedAt) < 60*time.Second {
 		time.Sleep(time.Second)
@@ -1093,11 +1080,8 @@ func TestFaultMixedRun(t *testing.T) {
 	r := &rowState{}
 	defer func() {
 		outcome := "ok"
-		switch {
-		case t.Failed():
+		if t.Failed() {
 			outcome = "FAIL"
-		case len(r.known) > 0:
-			outcome = "KNOWN BUG"
 		}
 		recordRow(rowResult{name: fmt.Sprintf("mixed run: %d orders, seed %d", n, seed), outcome: outcome, took: time.Since(start), detail: strings.Join(append(r.notes, dedupe(r.known)...), "; ")})
 		printFaultTable(t)

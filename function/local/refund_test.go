@@ -163,3 +163,78 @@ func TestRefundDeliveredTwiceAndOutOfOrder(t *testing.T) {
 		t.Error("an older delivery re-enrolled the learner")
 	}
 }
+
+// A job still retrying when the admin cancels the order must not enroll it or set it back to
+// Completed.
+func TestCancelledWhileEnrollmentRetries(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	st.LMS.Faults.Inject("enroll", sandbox.Fault{Status: 503, Body: "<html>503</html>", Times: 3})
+	id := st.Shop.CreateOrder(cardOrder(course("Intro to Python", coursePy)))
+	waitFor(t, "a first failed attempt", 30*time.Second, func() bool { return len(st.LMS.Log.Calls("enroll")) >= 1 })
+	st.Shop.SetStatus(id, "cancelled")
+	st.Shop.Wait()
+	waitFor(t, "cancel recorded", 10*time.Second, func() bool { return record(t, st, id).Status == "cancelled" })
+	st.LMS.Faults.Clear("enroll") // the LMS is back; the job's retries come ~1 s apart
+	time.Sleep(5 * time.Second)
+	if s := st.LMS.Stats(); s.Created != 0 || status(st, id) != "cancelled" {
+		t.Errorf("cancelled order: LMS %+v, status %s", s, status(st, id))
+	}
+}
+
+func TestReopenedWhileUnenrollmentRetries(t *testing.T) {
+	t.Parallel()
+	st := newStack(t, withEnv("UNENROLL_ON", "cancelled"))
+	id := completedOrder(t, st, cardOrder(course("Intro to Python", coursePy)))
+	calls := len(st.LMS.Log.Calls("enroll"))
+	st.LMS.Faults.Inject("enroll", sandbox.Fault{Status: 503, Body: "<html>503</html>", Times: 2})
+	st.Shop.SetStatus(id, "cancelled")
+	waitFor(t, "a failed unenrollment", 30*time.Second, func() bool { return len(st.LMS.Log.Calls("enroll")) > calls })
+	st.Shop.Wait()
+	st.Shop.SetStatus(id, "processing")
+	st.Shop.Wait()
+	time.Sleep(5 * time.Second) // the unenroll job's retries run meanwhile
+	if got := active(st.LMS); len(got) != 1 {
+		t.Errorf("re-opened order lost its access: %v %+v", got, st.LMS.Stats())
+	}
+}
+
+func TestRefundedLineStaysOutWhenReprocessed(t *testing.T) {
+	t.Parallel()
+	st := newStack(t, withEnv("UNENROLL_ON", "refunded"))
+	id := completedOrder(t, st, cardOrder(course("Python", coursePy), course("Go", courseGo)))
+	o, _ := st.Shop.Order(id)
+	var goLine int64
+	for _, l := range o.Lines {
+		if *l.SKU == courseGo {
+			goLine = l.ID
+		}
+	}
+	st.Shop.Refund(id, "Go cancelled", map[int64]int{goLine: 1})
+	waitFor(t, "Go access removed", 30*time.Second, func() bool { return len(active(st.LMS)) == 1 })
+	st.Shop.Wait()
+	st.Shop.SetStatus(id, "on-hold")
+	st.Shop.Wait()
+	st.Shop.SetStatus(id, "processing")
+	st.Shop.Wait()
+	time.Sleep(3 * time.Second)
+	if got := active(st.LMS); !slices.Equal(got, []string{learnerID + " " + coursePy}) {
+		t.Errorf("re-processing re-enrolled the refunded line: %v", got)
+	}
+}
+
+// A course line added to a completed order, then re-processed: enrolled, and the order is
+// completed again.
+func TestLineAddedAfterCompletion(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	id := completedOrder(t, st, cardOrder(course("Python", coursePy)))
+	st.Shop.UpdateOrder(id, func(o *sandbox.OrderState) {
+		o.Status = "on-hold"
+		o.Lines = append(o.Lines, sandbox.OrderLine{Name: "Go", ProductID: 94, Quantity: 1, Total: "99", SKU: ptr(courseGo)})
+	})
+	st.Shop.Wait()
+	st.Shop.SetStatus(id, "processing")
+	waitFor(t, "completed again", 30*time.Second, func() bool { return status(st, id) == "completed" && len(active(st.LMS)) == 2 })
+	waitFor(t, "second note", 10*time.Second, func() bool { return strings.Count(notes(st, id), "Enrolled in Open edX") == 2 })
+}

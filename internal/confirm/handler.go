@@ -91,16 +91,19 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := orderPage(id, o)
+	status := http.StatusOK
 	switch state {
 	case enrollment.ConfirmAwaiting:
 		p.Kind, p.Token = kindSummary, r.URL.Query().Get("t")
 	case enrollment.ConfirmDone:
 		p.Kind = kindAlready
+	case enrollment.ConfirmClosed:
+		p.Kind, status = kindClosed, http.StatusConflict
 	default:
 		p.Kind = kindHandled
 	}
 	log.InfoContext(ctx, "confirm page shown", "state", string(state))
-	h.render(w, http.StatusOK, p)
+	h.render(w, status, p)
 }
 
 func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
@@ -136,6 +139,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := orderPage(id, o)
+	status := http.StatusOK
 	switch state {
 	case enrollment.ConfirmAwaiting:
 		p.Kind = kindConfirmed
@@ -143,11 +147,14 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 	case enrollment.ConfirmDone:
 		p.Kind = kindAlready
 		log.InfoContext(ctx, "payment already confirmed")
+	case enrollment.ConfirmClosed:
+		p.Kind, status = kindClosed, http.StatusConflict
+		log.InfoContext(ctx, "confirm link for a closed order")
 	default:
 		p.Kind = kindHandled
 		log.InfoContext(ctx, "order already handled in the shop", "state", string(state))
 	}
-	h.render(w, http.StatusOK, p)
+	h.render(w, status, p)
 }
 
 // orderPage is a page about the order with this id, showing o when the Confirmer returned it.

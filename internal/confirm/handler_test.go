@@ -491,12 +491,14 @@ func TestSpanish(t *testing.T) {
 	checkPage(t, e.do(httptest.NewRequest(http.MethodPatch, "/", nil)), 405, kindMethod, "solo abre enlaces de confirmación")
 	e.fake.state[1] = enrollment.ConfirmHandled
 	checkPage(t, e.get(t, tok), 200, kindHandled, "ya se está gestionando")
+	e.fake.state[1] = enrollment.ConfirmClosed
+	checkPage(t, e.get(t, tok), 409, kindClosed, "está cerrado")
 }
 
 // Every page kind has its words in both languages.
 func TestCatalogComplete(t *testing.T) {
 	t.Parallel()
-	all := []kind{kindSummary, kindConfirmed, kindAlready, kindHandled, kindInvalid, kindBadRequest,
+	all := []kind{kindSummary, kindConfirmed, kindAlready, kindHandled, kindClosed, kindInvalid, kindBadRequest,
 		kindForged, kindNotFound, kindMethod, kindExpired, kindLoadFailed, kindNotConfirmed}
 	for lang, tx := range catalog {
 		if len(tx.Pages) != len(all) {

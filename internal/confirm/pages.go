@@ -17,6 +17,7 @@ const (
 	kindConfirmed    kind = "confirmed"          // 200: this POST confirmed the payment
 	kindAlready      kind = "already-confirmed"  // 200: confirmed earlier through the link
 	kindHandled      kind = "handled"            // 200: moved to a paid status in the shop
+	kindClosed       kind = "closed"             // 409: cancelled, refunded or failed in the shop
 	kindInvalid      kind = "invalid"            // 400: token missing or malformed
 	kindBadRequest   kind = "bad-request"        // 400/413: the form could not be read
 	kindForged       kind = "forged"             // 403
@@ -143,6 +144,11 @@ var catalog = map[string]*texts{
 				Lead:  "The order was moved to Processing or Completed in the shop, so the learner's enrollment is under way or done. Nothing was changed.",
 				Next:  "This link is no longer needed. You can close this page.",
 			},
+			kindClosed: {
+				Title: "This order is closed",
+				Lead:  "The order was cancelled, refunded or marked failed in the shop, so its payment cannot be confirmed here. Nothing was changed.",
+				Next:  "If the payment did arrive, reopen the order in WooCommerce and move it to Processing: the learner is then enrolled.",
+			},
 			kindInvalid: {
 				Title: "This link is incomplete or damaged",
 				Lead:  "The confirmation code in this address is missing or damaged, often because the link was cut when it was copied. Nothing was changed.",
@@ -211,6 +217,11 @@ var catalog = map[string]*texts{
 				Title: "Este pedido ya se está gestionando",
 				Lead:  "El pedido se cambió a «Procesando» o «Completado» en la tienda, así que la inscripción del estudiante está en curso o ya se hizo. No se hizo ningún cambio.",
 				Next:  "Este enlace ya no es necesario. Puede cerrar esta página.",
+			},
+			kindClosed: {
+				Title: "Este pedido está cerrado",
+				Lead:  "El pedido se canceló, se reembolsó o se marcó como fallido en la tienda, así que su pago no se puede confirmar aquí. No se hizo ningún cambio.",
+				Next:  "Si el pago sí llegó, reabra el pedido en WooCommerce y cámbielo a «Procesando»: entonces se inscribe al estudiante.",
 			},
 			kindInvalid: {
 				Title: "Este enlace está incompleto o dañado",

@@ -21,6 +21,8 @@ func confirmState(rec *OrderRecord) ConfirmState {
 		return ConfirmDone
 	case rec.PaidBy != "":
 		return ConfirmHandled
+	case IsClosed(rec.Status):
+		return ConfirmClosed
 	}
 	return ConfirmAwaiting
 }

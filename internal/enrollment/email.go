@@ -14,17 +14,20 @@ import (
 func (s *Service) processEmail(ctx context.Context, j Job, attempt int) error {
 	now := s.now()
 	var order Order
-	send := false
+	send, noteOnly, failure := false, false, ""
 	_, err := s.Store.Update(ctx, j.OrderID, func(rec *OrderRecord) ([]Job, error) {
-		send = false
+		send, noteOnly, failure = false, false, ""
 		order = rec.Snapshot.Order
 		e := &rec.Email
 		switch {
+		case e.State == EmailFailed && !e.Noted:
+			noteOnly, failure = true, e.Error // the failure still has to be noted on the order
+			return nil, nil
 		case e.State == EmailSent || e.State == EmailFailed || e.State == EmailSkipped:
 			return nil, nil
-		case rec.PaidBy != "":
-			// Paid (confirmed by link or moved to processing by an admin) before the email
-			// went out: there is nothing left to confirm.
+		case rec.PaidBy != "" || IsClosed(rec.Status):
+			// Paid (confirmed by link or moved to processing by an admin), or cancelled,
+			// before the email went out: there is nothing left to confirm.
 			e.State = EmailSkipped
 			return nil, nil
 		case e.State == EmailSending && now.Sub(e.ClaimedAt) <= s.lease():
@@ -41,6 +44,8 @@ func (s *Service) processEmail(ctx context.Context, j Job, attempt int) error {
 		return fmt.Errorf("%w: the confirmation email of order %d is being sent by another worker", ErrRetry, j.OrderID)
 	case err != nil:
 		return fmt.Errorf("claim confirmation email of order %d: %w", j.OrderID, err)
+	case noteOnly:
+		return s.noteEmailFailure(ctx, j.OrderID, failure)
 	case !send:
 		return nil
 	}
@@ -76,10 +81,23 @@ func (s *Service) processEmail(ctx context.Context, j Job, attempt int) error {
 		return fmt.Errorf("%w: send confirmation email of order %d: %v", ErrRetry, j.OrderID, sendErr)
 	}
 	s.log().ErrorContext(ctx, "confirmation email failed", "order", j.OrderID, "error", sendErr)
-	note := "The payment confirmation email could not be sent: " + sendErr.Error() +
+	return s.noteEmailFailure(ctx, j.OrderID, sendErr.Error())
+}
+
+// noteEmailFailure tells the shop admin, on the order, that the confirmation email could not
+// be sent; a transient shop failure is retried with the job.
+func (s *Service) noteEmailFailure(ctx context.Context, orderID int64, reason string) error {
+	note := "The payment confirmation email could not be sent: " + reason +
 		". Once the payment has arrived, move this order to Processing to enroll the learner."
-	if err := s.Shop.AddNote(ctx, j.OrderID, note); err != nil {
-		s.log().ErrorContext(ctx, "could not note the email failure on the order", "order", j.OrderID, "error", err)
+	if err := s.Shop.AddNote(ctx, orderID, note); err != nil {
+		if !IsPermanent(err) {
+			return fmt.Errorf("%w: note the email failure on order %d: %v", ErrRetry, orderID, err)
+		}
+		s.log().ErrorContext(ctx, "the shop refused the email failure note", "order", orderID, "error", err)
 	}
-	return nil
+	_, err := s.Store.Update(context.WithoutCancel(ctx), orderID, func(rec *OrderRecord) ([]Job, error) {
+		rec.Email.Noted = true
+		return nil, nil
+	})
+	return err
 }

@@ -263,16 +263,17 @@ func (rec *OrderRecord) queueEnrollment(now time.Time) (Job, bool) {
 	needed := false
 	for i := range rec.Lines {
 		l := &rec.Lines[i]
-		if l.State == LineUnenrolled || l.State == LineKept {
-			l.State, l.Reason, l.Noted = LinePending, "", false
-			rec.Completion = CompletionState{}
-		}
-		if l.State != LineEnrolled {
+		refunded := (l.State == LineUnenrolled || l.State == LineKept) && l.UnenrolledBy == ScopeRefunds
+		if l.State != LineEnrolled && !refunded {
 			needed = true
 		}
 	}
 	if !needed {
 		return Job{}, false
+	}
+	if rec.Status != StatusCompleted && rec.Completion.State != CompletionAlready {
+		// New lines to enroll (or a re-opened order): complete and note again once done.
+		rec.Completion = CompletionState{}
 	}
 	rec.EnrollGen++
 	rec.Failed = ""

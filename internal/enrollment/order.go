@@ -23,6 +23,10 @@ const (
 // IsPaid reports whether an order in status s has been paid (SPEC §2.3).
 func IsPaid(s string) bool { return s == StatusProcessing || s == StatusCompleted }
 
+// IsClosed reports whether an order in status s must not be enrolled or completed: the shop
+// cancelled, refunded or failed it.
+func IsClosed(s string) bool { return s == StatusCancelled || s == StatusRefunded || s == StatusFailed }
+
 // Order is the part of a WooCommerce order the service uses.
 type Order struct {
 	ID                 int64

@@ -89,6 +89,9 @@ const (
 	// ConfirmHandled: the admin moved the order to a paid status in the shop; the link is
 	// no longer needed.
 	ConfirmHandled ConfirmState = "handled"
+	// ConfirmClosed: the order was cancelled, refunded or failed in the shop; it cannot be
+	// confirmed.
+	ConfirmClosed ConfirmState = "closed"
 )
 
 // Confirmer is what the Confirm page needs from the domain. Implemented by Service.

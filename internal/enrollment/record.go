@@ -114,6 +114,10 @@ type LineState struct {
 	// UnenrollAt is the order's enrollment generation when access was taken away: only a
 	// later enrollment (the order re-opened) enrolls the line again.
 	UnenrollAt int `firestore:"unenrolledAtGeneration,omitempty"`
+	// UnenrolledBy is the scope that took access away: ScopeOrder (the order was cancelled or
+	// refunded: re-opening it enrolls again) or ScopeRefunds (this line was refunded: it stays
+	// unenrolled).
+	UnenrolledBy string `firestore:"unenrolledBy,omitempty"`
 	// Noted: the note about this line's unenrollment (or why access was kept) is on the order.
 	Noted bool `firestore:"unenrollNoted,omitempty"`
 }
@@ -126,6 +130,7 @@ type EmailState struct {
 	State     string    `firestore:"state,omitempty"`
 	ClaimedAt time.Time `firestore:"claimedAt,omitempty"`
 	SentAt    time.Time `firestore:"sentAt,omitempty"`
+	Noted     bool      `firestore:"noted,omitempty"` // the failure is noted on the order
 	To        []string  `firestore:"to,omitempty"`
 	Error     string    `firestore:"error,omitempty"`
 }

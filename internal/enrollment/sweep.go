@@ -31,10 +31,15 @@ func (s *Service) RelayOutbox(ctx context.Context) (SweepReport, error) {
 		}
 		before := rep.Published
 		for _, j := range jobs {
-			if err := s.Publisher.Publish(ctx, j); err != nil {
-				rep.Failed++
-				s.log().WarnContext(ctx, "outbox job still not published", "job", j.ID, "error", err)
-				continue
+			pctx, cancel := context.WithTimeout(ctx, s.publishTimeout())
+			err := s.Publisher.Publish(pctx, j)
+			cancel()
+			if err != nil {
+				// Pub/Sub is still unreachable: leave the rest for the next run rather than
+				// spend the whole sweep waiting on it.
+				rep.Failed += len(jobs) - rep.Published + before
+				s.log().WarnContext(ctx, "outbox jobs still not published", "first", j.ID, "count", len(jobs)-rep.Published+before, "error", err)
+				return rep, nil
 			}
 			if err := s.Store.JobPublished(ctx, j.ID); err != nil {
 				rep.Failed++

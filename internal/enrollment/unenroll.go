@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -35,6 +36,9 @@ func (s *Service) processUnenroll(ctx context.Context, j Job, attempt int) error
 	_, err := s.Store.Update(ctx, j.OrderID, func(rec *OrderRecord) ([]Job, error) {
 		work, busy = work[:0], 0
 		email = rec.Snapshot.Order.LearnerEmail()
+		if j.Gen != rec.UnenrollGen || (j.Scope == ScopeOrder && !slices.Contains(s.Settings.UnenrollOn, rec.Status)) {
+			return nil, nil // superseded: the order was re-opened or changed again since
+		}
 		for i := range rec.Lines {
 			l := &rec.Lines[i]
 			inScope := j.Scope == ScopeOrder || refunded[l.LineID]
@@ -46,7 +50,7 @@ func (s *Service) processUnenroll(ctx context.Context, j Job, attempt int) error
 				continue
 			}
 			l.State, l.ClaimID, l.ClaimedAt, l.Noted = LineUnenrolling, claim, now, false
-			l.UnenrollAt = rec.EnrollGen
+			l.UnenrollAt, l.UnenrolledBy = rec.EnrollGen, j.Scope
 			work = append(work, *l)
 		}
 		return nil, nil

@@ -83,6 +83,9 @@ func (s *Service) enrollLines(ctx context.Context, j Job, attempt int) (retry er
 		work, busy = work[:0], 0
 		order = rec.Snapshot.Order
 		email := order.LearnerEmail()
+		if IsClosed(rec.Status) {
+			return nil, nil // cancelled, refunded or failed since the job was queued
+		}
 		for i := range rec.Lines {
 			l := &rec.Lines[i]
 			if !claimable(l, j.Gen, now, s.lease()) {
@@ -209,7 +212,8 @@ func claimable(l *LineState, gen int, now time.Time, lease time.Duration) bool {
 	case LineClaimed:
 		return now.Sub(l.ClaimedAt) > lease
 	case LineUnenrolled, LineKept:
-		return l.UnenrollAt < gen // the order was re-opened after access was taken away
+		// The order was re-opened after it was cancelled or refunded; a refunded line stays out.
+		return l.UnenrolledBy == ScopeOrder && l.UnenrollAt < gen
 	}
 	return false
 }
@@ -330,6 +334,9 @@ func (s *Service) finish(ctx context.Context, orderID int64, attempt int) error 
 		c := &rec.Completion
 		if c.State != "" && c.Noted {
 			return nil, nil
+		}
+		if IsClosed(rec.Status) {
+			return nil, nil // never complete an order the shop cancelled, refunded or failed
 		}
 		if !c.ClaimedAt.IsZero() && now.Sub(c.ClaimedAt) <= s.lease() {
 			return nil, ErrRetry // another worker is finishing; check again later
