@@ -380,6 +380,7 @@ func TestHostileConfirmRequests(t *testing.T) {
 		t.Fatalf("genuine POST: HTTP %d main#%s; want 200 main#confirmed", code, page)
 	}
 	waitFor(t, "order A completed", 30*time.Second, func() bool { return status(st, idA) == "completed" })
+	waitFor(t, "order A's completion recorded", 30*time.Second, func() bool { return record(t, st, idA).Completion.Noted })
 	hostileSettled(t, st, idA, idB)
 	calls := len(st.LMS.Log.Calls("enroll"))
 	rows = append(rows, hostileRow{"POST A's genuine token (first time)", http.StatusOK, fmt.Sprintf("yes: confirmed, %d enroll call(s)", calls)})
@@ -401,8 +402,8 @@ func TestHostileConfirmRequests(t *testing.T) {
 		n, c := storedDocs(t, st), len(st.LMS.Log.Calls("enroll"))
 		stored := fmt.Sprintf("no (record unchanged, %d enroll call(s) in all)", c)
 		if !reflect.DeepEqual(after, before) || n != docs || c != 1 {
-			t.Errorf("replay %d changed something: record equal %v, %d docs (was %d), %d enroll calls",
-				i+1, reflect.DeepEqual(after, before), n, docs, c)
+			t.Errorf("replay %d changed something: record equal %v (%s), %d docs (was %d), %d enroll calls",
+				i+1, reflect.DeepEqual(after, before), recordDiff(before, after), n, docs, c)
 			stored = "CHANGED"
 		}
 		rows = append(rows, hostileRow{fmt.Sprintf("POST A's genuine token again (replay %d)", i+1), code, stored})
@@ -423,4 +424,16 @@ func TestHostileConfirmRequests(t *testing.T) {
 		t.Errorf("order B: confirmed %+v, paid by %q", rec.Confirmed, rec.PaidBy)
 	}
 	logHostileTable(t, "hostile confirm requests", rows)
+}
+
+// recordDiff names the fields of two order records that differ.
+func recordDiff(a, b *enrollment.OrderRecord) string {
+	va, vb := reflect.ValueOf(*a), reflect.ValueOf(*b)
+	var out []string
+	for i := range va.NumField() {
+		if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
+			out = append(out, fmt.Sprintf("%s: %+v → %+v", va.Type().Field(i).Name, va.Field(i).Interface(), vb.Field(i).Interface()))
+		}
+	}
+	return strings.Join(out, "; ")
 }
