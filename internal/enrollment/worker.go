@@ -58,7 +58,7 @@ func (s *Service) processEnroll(ctx context.Context, j Job, attempt int) error {
 	if err != nil {
 		return err
 	}
-	if err := s.reportFailures(ctx, j.OrderID, attempt); err != nil {
+	if err := s.reportFailures(ctx, j.OrderID); err != nil {
 		return err
 	}
 	if retry != nil {
@@ -67,7 +67,7 @@ func (s *Service) processEnroll(ctx context.Context, j Job, attempt int) error {
 	if err := s.finish(ctx, j.OrderID, attempt); err != nil {
 		return err
 	}
-	return s.mailCompletionFailure(ctx, j.OrderID, attempt)
+	return s.mailCompletionFailure(ctx, j.OrderID)
 }
 
 // enrollLines claims the lines this job may enroll, calls the LMS outside the transaction and
@@ -229,7 +229,7 @@ func failLine(l *LineState, gen int, reason string) {
 // an email to the new-order recipients (SPEC §2.4). Each is marked done before the call and
 // the mark undone if the call fails transiently, so a redelivered job sends what is missing
 // and nothing twice.
-func (s *Service) reportFailures(ctx context.Context, orderID int64, attempt int) error {
+func (s *Service) reportFailures(ctx context.Context, orderID int64) error {
 	var toNote, toMail []LineFailure
 	var noteKeys, mailKeys []string
 	var order Order
@@ -412,7 +412,7 @@ func (s *Service) finish(ctx context.Context, orderID int64, attempt int) error 
 
 // mailCompletionFailure emails the admins, once, that the shop refused to complete an order
 // whose learner is enrolled.
-func (s *Service) mailCompletionFailure(ctx context.Context, orderID int64, attempt int) error {
+func (s *Service) mailCompletionFailure(ctx context.Context, orderID int64) error {
 	var order Order
 	var reason string
 	send := false
