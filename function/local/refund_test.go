@@ -26,6 +26,19 @@ func active(st interface {
 	return out
 }
 
+// lineOf returns the id of the order's line whose SKU is sku.
+func lineOf(t *testing.T, st *local.Stack, orderID int64, sku string) int64 {
+	t.Helper()
+	o, _ := st.Shop.Order(orderID)
+	for _, l := range o.Lines {
+		if l.SKU != nil && *l.SKU == sku {
+			return l.ID
+		}
+	}
+	t.Fatalf("order %d has no line with SKU %s", orderID, sku)
+	return 0
+}
+
 func completedOrder(t *testing.T, st *local.Stack, spec sandbox.OrderSpec) int64 {
 	t.Helper()
 	id := st.Shop.CreateOrder(spec)
@@ -63,14 +76,7 @@ func TestRefundTakesAccessAway(t *testing.T) {
 		t.Parallel()
 		st := newStack(t, unenroll)
 		id := completedOrder(t, st, cardOrder(course("Python", coursePy), course("Go", courseGo)))
-		o, _ := st.Shop.Order(id)
-		var goLine int64
-		for _, l := range o.Lines {
-			if *l.SKU == courseGo {
-				goLine = l.ID
-			}
-		}
-		st.Shop.Refund(id, "Go course cancelled", map[int64]int{goLine: 1})
+		st.Shop.Refund(id, "Go course cancelled", map[int64]int{lineOf(t, st, id, courseGo): 1})
 		waitFor(t, "Go access removed", 30*time.Second, func() bool {
 			return slices.Equal(active(st.LMS), []string{learnerID + " " + coursePy})
 		})
@@ -203,14 +209,7 @@ func TestRefundedLineStaysOutWhenReprocessed(t *testing.T) {
 	t.Parallel()
 	st := newStack(t, withEnv("UNENROLL_ON", "refunded"))
 	id := completedOrder(t, st, cardOrder(course("Python", coursePy), course("Go", courseGo)))
-	o, _ := st.Shop.Order(id)
-	var goLine int64
-	for _, l := range o.Lines {
-		if *l.SKU == courseGo {
-			goLine = l.ID
-		}
-	}
-	st.Shop.Refund(id, "Go cancelled", map[int64]int{goLine: 1})
+	st.Shop.Refund(id, "Go cancelled", map[int64]int{lineOf(t, st, id, courseGo): 1})
 	waitFor(t, "Go access removed", 30*time.Second, func() bool { return len(active(st.LMS)) == 1 })
 	st.Shop.Wait()
 	st.Shop.SetStatus(id, "on-hold")

@@ -241,19 +241,16 @@ func TestWebhookStoresOrderAndDelivery(t *testing.T) {
 	}
 }
 
-// Twenty identical deliveries of a paid order at once: one delivery record, one job.
-func TestWebhookConcurrentDuplicatesQueueOneJob(t *testing.T) {
-	t.Parallel()
-	st := newStack(t, func(_ map[string]string, o *local.Options) { o.NoWebhooks = true })
-	w := watchJobs(t, st)
-	body := fixture(t)
+// deliverConcurrently posts the same delivery n times at once; every answer must be 200.
+func deliverConcurrently(t *testing.T, st *local.Stack, n int, d delivery) {
+	t.Helper()
 	var wg sync.WaitGroup
-	codes := make([]int, 20)
+	codes := make([]int, n)
 	for i := range codes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			codes[i], _ = deliver(t, st, delivery{topic: "order.created", body: body})
+			codes[i], _ = deliver(t, st, d)
 		}()
 	}
 	wg.Wait()
@@ -262,6 +259,15 @@ func TestWebhookConcurrentDuplicatesQueueOneJob(t *testing.T) {
 			t.Fatalf("delivery %d answered %d", i, c)
 		}
 	}
+}
+
+// Twenty identical deliveries of a paid order at once: one delivery record, one job.
+func TestWebhookConcurrentDuplicatesQueueOneJob(t *testing.T) {
+	t.Parallel()
+	st := newStack(t, func(_ map[string]string, o *local.Options) { o.NoWebhooks = true })
+	w := watchJobs(t, st)
+	body := fixture(t)
+	deliverConcurrently(t, st, 20, delivery{topic: "order.created", body: body})
 	if ds, _ := st.App.Store.Deliveries(context.Background(), 727); len(ds) != 1 {
 		t.Fatalf("%d delivery records for 20 identical deliveries", len(ds))
 	}
@@ -278,21 +284,7 @@ func TestWebhookDuplicatesAndOrdering(t *testing.T) {
 
 	// Twenty identical deliveries at once: one delivery record (see also
 	// TestWebhookConcurrentDuplicatesQueueOneJob for a delivery that queues a job).
-	var wg sync.WaitGroup
-	codes := make([]int, 20)
-	for i := range codes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			codes[i], _ = deliver(t, st, delivery{topic: "order.created", body: onHold})
-		}()
-	}
-	wg.Wait()
-	for i, c := range codes {
-		if c != 200 {
-			t.Fatalf("delivery %d answered %d", i, c)
-		}
-	}
+	deliverConcurrently(t, st, 20, delivery{topic: "order.created", body: onHold})
 	ds, _ := st.App.Store.Deliveries(context.Background(), 727)
 	if len(ds) != 1 {
 		t.Fatalf("%d delivery records for 20 identical deliveries", len(ds))

@@ -46,7 +46,7 @@ func Start(ctx context.Context, k Kind, logw io.Writer) (*Emulator, error) {
 	if logw == nil {
 		logw = io.Discard
 	}
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +156,8 @@ func Ensure(ctx context.Context, logw io.Writer, kinds ...Kind) (stop func(), er
 	return stop, nil
 }
 
-func freePort() (int, error) {
+// FreePort returns a loopback TCP port that was free a moment ago.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err

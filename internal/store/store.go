@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"cloud.google.com/go/firestore"
-	"google.golang.org/api/iterator"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -186,46 +185,31 @@ func (s *Store) Get(ctx context.Context, orderID int64) (*enrollment.OrderRecord
 
 // Deliveries lists the deliveries recorded for an order (for tests and operators).
 func (s *Store) Deliveries(ctx context.Context, orderID int64) ([]enrollment.Delivery, error) {
-	it := s.order(orderID).Collection(Deliveries).Documents(ctx)
-	defer it.Stop()
-	var out []enrollment.Delivery
-	for {
-		doc, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		var d enrollment.Delivery
-		if err := doc.DataTo(&d); err != nil {
-			return nil, err
-		}
-		d.Hash = doc.Ref.ID
-		out = append(out, d)
-	}
+	docs, err := s.order(orderID).Collection(Deliveries).Documents(ctx).GetAll()
+	return decodeAll(docs, err, func(d *enrollment.Delivery, id string) { d.Hash = id })
 }
 
 // PendingJobs implements enrollment.Store.
 func (s *Store) PendingJobs(ctx context.Context, before time.Time, limit int) ([]enrollment.Job, error) {
-	it := s.c.Collection(Outbox).Where("createdAt", "<", before).OrderBy("createdAt", firestore.Asc).Limit(limit).Documents(ctx)
-	defer it.Stop()
-	var out []enrollment.Job
-	for {
-		doc, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		var j enrollment.Job
-		if err := doc.DataTo(&j); err != nil {
-			return nil, err
-		}
-		j.ID = doc.Ref.ID
-		out = append(out, j)
+	docs, err := s.c.Collection(Outbox).Where("createdAt", "<", before).OrderBy("createdAt", firestore.Asc).Limit(limit).Documents(ctx).GetAll()
+	return decodeAll(docs, err, func(j *enrollment.Job, id string) { j.ID = id })
+}
+
+// decodeAll decodes query results, giving each value its document id.
+func decodeAll[T any](docs []*firestore.DocumentSnapshot, err error, setID func(*T, string)) ([]T, error) {
+	if err != nil {
+		return nil, err
 	}
+	out := make([]T, 0, len(docs))
+	for _, doc := range docs {
+		var v T
+		if err := doc.DataTo(&v); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", doc.Ref.Path, err)
+		}
+		setID(&v, doc.Ref.ID)
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // OrdersGranting implements enrollment.Store.

@@ -17,6 +17,7 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 
 	"github.com/aulasneo/wc-openedx/function/local"
+	"github.com/aulasneo/wc-openedx/internal/emulator"
 	"github.com/aulasneo/wc-openedx/internal/jobs"
 	"github.com/aulasneo/wc-openedx/internal/sandbox"
 	"github.com/aulasneo/wc-openedx/internal/woocommerce"
@@ -66,7 +67,7 @@ func coldStart(ctx context.Context, runs int) error {
 	var firsts []float64
 	for i := range runs {
 		project := "load-cold-" + randomHex(4)
-		port, err := freePort()
+		port, err := emulator.FreePort()
 		if err != nil {
 			return err
 		}
@@ -156,13 +157,4 @@ func serve(h http.Handler) (string, func(), error) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(l) }()
 	return "http://" + l.Addr().String(), func() { _ = srv.Close() }, nil
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

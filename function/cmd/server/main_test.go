@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aulasneo/wc-openedx/internal/emulator"
 	"github.com/aulasneo/wc-openedx/internal/testenv"
 )
 
@@ -30,12 +31,11 @@ func build(t *testing.T) string {
 }
 
 func freePort(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := emulator.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return fmt.Sprint(l.Addr().(*net.TCPAddr).Port)
+	return fmt.Sprint(port)
 }
 
 // env is a complete configuration; the external systems are never called by these tests.
