@@ -259,3 +259,21 @@ func TestConcurrentDuplicateDeliveries(t *testing.T) {
 		t.Errorf("%d enrollment notes", c)
 	}
 }
+
+// The shop never completes the order, and the note fails once on the last attempt: the note
+// retried on its own still says the order could not be completed (not "left open").
+func TestCompletionFailureNoteRetried(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	st.Shop.Faults.Inject("update-order", sandbox.Fault{Status: 500, Body: `{"code":"internal_server_error","message":"Database error","data":{"status":500}}`})
+	st.Shop.Faults.Inject("note", sandbox.Fault{Status: 503, Body: "busy", Times: 1})
+	id := st.Shop.CreateOrder(cardOrder(course("Intro to Python", coursePy)))
+	waitFor(t, "note", 60*time.Second, func() bool { return strings.Contains(notes(st, id), "Enrolled in Open edX") })
+	n := notes(st, id)
+	if !strings.Contains(n, "could not be marked Completed") || strings.Contains(n, "not courses") || strings.Count(n, "Enrolled in Open edX") != 1 {
+		t.Errorf("notes:\n%s", n)
+	}
+	if rec := record(t, st, id); rec.Completion.State != enrollment.CompletionFailed || rec.Failed == "" {
+		t.Errorf("completion %+v failed=%q", rec.Completion, rec.Failed)
+	}
+}

@@ -320,6 +320,7 @@ func (s *Service) finish(ctx context.Context, orderID int64, attempt int) error 
 	now := s.now()
 	var order Order
 	var lines []LineState
+	var prior CompletionState // the completion as recorded, for a note retried on its own
 	var complete, note bool
 	_, err := s.Store.Update(ctx, orderID, func(rec *OrderRecord) ([]Job, error) {
 		complete, note = false, false
@@ -353,6 +354,7 @@ func (s *Service) finish(ctx context.Context, orderID int64, attempt int) error 
 			}
 		}
 		note = !c.Noted
+		prior = *c
 		c.ClaimedAt = now
 		return nil, nil
 	})
@@ -382,7 +384,12 @@ func (s *Service) finish(ctx context.Context, orderID int64, attempt int) error 
 		}
 	}
 	if result == nil && note {
-		text := EnrolledNote(lines, state == CompletionFailed, errText, !complete && order.Status != StatusCompleted)
+		// The note says how the completion went, this run or an earlier one whose note failed.
+		outcome, reason := state, errText
+		if outcome == "" {
+			outcome, reason = prior.State, prior.Error
+		}
+		text := EnrolledNote(lines, outcome == CompletionFailed, reason, outcome == CompletionMixed)
 		switch err := s.Shop.AddNote(ctx, orderID, text); {
 		case err == nil:
 			noted = true
