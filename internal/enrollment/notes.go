@@ -30,7 +30,7 @@ func EnrolledNote(lines []LineState, completionFailed bool, completionErr string
 	for _, l := range lines {
 		switch {
 		case l.Allowed:
-			fmt.Fprintf(&b, "- %s (%s): the buyer has no LMS account yet; they will be enrolled when they register with the order's email\n", l.Course, l.Mode)
+			fmt.Fprintf(&b, "- %s (%s): the buyer has no LMS account yet, or has not activated it; they will be enrolled when they register with the order's email or activate their account\n", l.Course, l.Mode)
 		case l.Username != "":
 			fmt.Fprintf(&b, "- %s (%s) as %s\n", l.Course, l.Mode, l.Username)
 		default:

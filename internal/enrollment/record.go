@@ -71,8 +71,9 @@ type OrderRecord struct {
 	Failed      string          `firestore:"failed,omitempty"` // why the whole order failed
 	UnenrollGen int             `firestore:"unenrollGeneration,omitempty"`
 	RefundIDs   []int64         `firestore:"refundIds,omitempty"` // refunds already seen
-	// Grants are the access keys (AccessKey) this order grants now: its enrolled lines, unless
-	// the order is refunded or cancelled. The store writes it from AccessKeys, so that other
+	// Grants are the access keys (AccessKey) this order grants now: its enrolled lines, and
+	// the lines it is enrolling at this moment (claimed), unless the order is refunded or
+	// cancelled. The store writes it from AccessKeys, so that other
 	// orders' unenrollments can ask whether any order still grants a course.
 	Grants    []string  `firestore:"grants,omitempty"`
 	CreatedAt time.Time `firestore:"createdAt"`
@@ -216,7 +217,10 @@ type Store interface {
 // AccessKey names a learner's access to a course, counted across orders.
 func AccessKey(email, course string) string { return email + "|" + course }
 
-// AccessKeys are the grants of the record as it is now (see OrderRecord.Grants).
+// AccessKeys are the grants of the record as it is now (see OrderRecord.Grants). A claimed
+// line counts: its enrollment call may reach the LMS at any moment, and an unenrollment by
+// another order that runs meanwhile would take away the access this line is granting
+// (SPEC §2.8).
 func (rec *OrderRecord) AccessKeys() []string {
 	if rec.Status == StatusRefunded || rec.Status == StatusCancelled {
 		return nil
@@ -224,7 +228,7 @@ func (rec *OrderRecord) AccessKeys() []string {
 	email := rec.Snapshot.Order.LearnerEmail()
 	var keys []string
 	for _, l := range rec.Lines {
-		if l.State == LineEnrolled && email != "" {
+		if (l.State == LineEnrolled || l.State == LineClaimed) && email != "" {
 			keys = append(keys, AccessKey(email, l.Course))
 		}
 	}

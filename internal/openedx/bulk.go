@@ -3,6 +3,7 @@ package openedx
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 
@@ -19,6 +20,8 @@ type bulkResult struct {
 	After             *bulkState `json:"after"`
 }
 
+// bulkState is instructor/enrollment.py EmailEnrollmentState.to_dict: user is whether an
+// account has the email (activated or not), allowed whether a CourseEnrollmentAllowed exists.
 type bulkState struct {
 	Enrollment bool `json:"enrollment"`
 	AutoEnroll bool `json:"auto_enroll"`
@@ -26,35 +29,66 @@ type bulkState struct {
 	Allowed    bool `json:"allowed"`
 }
 
+// errNoBulkAPI: the LMS does not route the bulk enroll API (Django's HTML 404), because
+// FEATURES['ENABLE_BULK_ENROLLMENT_VIEW'] is off (lms/urls.py).
+var errNoBulkAPI = enrollment.Permanent(errors.New(
+	"the LMS has no bulk enroll API (404): enable FEATURES['ENABLE_BULK_ENROLLMENT_VIEW'] or use the enrollment strategy"))
+
 // bulkEnroll enrolls with POST /api/bulk_enroll/v1/bulk_enroll/. The LMS chooses the mode
 // (the course's default) and reports no username, so EnrollResult.Username stays empty.
+// instructor/enrollment.py enroll_email enrolls an activated account; for an email without
+// an account, or an account not activated yet, it records an enrollment_allowed with
+// auto_enroll (after.allowed, with after.user false or true), which enrolls the learner
+// when the account is activated: both are success (Allowed).
 func (c *Client) bulkEnroll(ctx context.Context, email, course string) (enrollment.EnrollResult, error) {
+	r, err := c.bulk(ctx, email, course, "enroll")
+	if err != nil {
+		return enrollment.EnrollResult{}, err
+	}
+	switch {
+	case r.After.Enrollment:
+		return enrollment.EnrollResult{}, nil
+	case r.After.Allowed:
+		return enrollment.EnrollResult{Allowed: true}, nil
+	}
+	return enrollment.EnrollResult{}, enrollment.Permanent(fmt.Errorf(
+		"%s: the LMS neither enrolled the learner nor allowed them to enroll (bulk enroll result after: %+v)", course, *r.After))
+}
+
+// bulkUnenroll runs the bulk API's unenroll action (instructor/enrollment.py
+// unenroll_email): it deactivates an active enrollment and deletes the allowed record.
+func (c *Client) bulkUnenroll(ctx context.Context, email, course string) error {
+	_, err := c.bulk(ctx, email, course, "unenroll")
+	return err
+}
+
+// bulk posts one identifier and one course and returns its result, which has an after state.
+func (c *Client) bulk(ctx context.Context, email, course, action string) (*bulkResult, error) {
 	body := map[string]any{
 		"identifiers":    email,
 		"courses":        course,
-		"action":         "enroll",
+		"action":         action,
 		"auto_enroll":    true,
 		"email_students": false,
 	}
 	resp, err := c.do(ctx, http.MethodPost, "/api/bulk_enroll/v1/bulk_enroll/", nil, body)
 	if err != nil {
-		return enrollment.EnrollResult{}, err
+		return nil, err
 	}
 	switch resp.status {
 	case http.StatusOK:
 	case http.StatusNotFound:
 		if isJSON(resp.body) {
 			// students_update_enrollment raises Http404 for a course that does not exist.
-			return enrollment.EnrollResult{}, enrollment.Permanent(fmt.Errorf(
+			return nil, enrollment.Permanent(fmt.Errorf(
 				"%s: the LMS has no such course (bulk enroll answered 404 %q)", course, lmsMessage(resp.body)))
 		}
-		return enrollment.EnrollResult{}, enrollment.Permanent(fmt.Errorf(
-			"the LMS has no bulk enroll API (404): enable FEATURES['ENABLE_BULK_ENROLLMENT_VIEW'] or use the enrollment strategy"))
+		return nil, errNoBulkAPI
 	case http.StatusBadRequest:
-		return enrollment.EnrollResult{}, enrollment.Permanent(fmt.Errorf(
-			"%s: the LMS rejected the bulk enrollment (400 %q)", course, lmsMessage(resp.body)))
+		return nil, enrollment.Permanent(fmt.Errorf(
+			"%s: the LMS rejected the bulk %s (400 %q)", course, action, lmsMessage(resp.body)))
 	default:
-		return enrollment.EnrollResult{}, fmt.Errorf("bulk enroll: %w", c.statusError(resp))
+		return nil, fmt.Errorf("%s: bulk %s: %w", course, action, c.statusError(resp))
 	}
 
 	var out struct {
@@ -63,27 +97,22 @@ func (c *Client) bulkEnroll(ctx context.Context, email, course string) (enrollme
 		} `json:"courses"`
 	}
 	if err := json.Unmarshal(resp.body, &out); err != nil {
-		return enrollment.EnrollResult{}, fmt.Errorf("bulk enroll: unreadable answer (%v): %s", err, lmsMessage(resp.body))
+		return nil, fmt.Errorf("%s: bulk %s: unreadable answer (%v): %s", course, action, err, lmsMessage(resp.body))
 	}
 	results, ok := out.Courses[course]
 	if !ok || len(results.Results) == 0 {
-		return enrollment.EnrollResult{}, fmt.Errorf("bulk enroll: the answer has no result for %s", course)
+		return nil, fmt.Errorf("%s: bulk %s: the answer has no result for the course", course, action)
 	}
 	r := results.Results[0]
 	switch {
 	case r.InvalidIdentifier:
-		return enrollment.EnrollResult{}, enrollment.Permanent(fmt.Errorf(
-			"%s: the LMS says %q is not a valid email or username (invalidIdentifier)", course, r.Identifier))
+		return nil, enrollment.Permanent(fmt.Errorf(
+			"%s: the LMS says the order's email is not a valid email or username (invalidIdentifier)", course))
 	case r.Error:
-		return enrollment.EnrollResult{}, enrollment.Permanent(fmt.Errorf(
-			"%s: the LMS reported an error enrolling %q (bulk enroll result error: true); its logs say why", course, r.Identifier))
+		return nil, enrollment.Permanent(fmt.Errorf(
+			"%s: the LMS reported an error for the learner (bulk %s result error: true); its logs say why", course, action))
 	case r.After == nil:
-		return enrollment.EnrollResult{}, fmt.Errorf("bulk enroll: the result for %s has no after state", course)
-	case r.After.Enrollment:
-		return enrollment.EnrollResult{}, nil
-	case r.After.Allowed && !r.After.User:
-		return enrollment.EnrollResult{Allowed: true}, nil
+		return nil, fmt.Errorf("%s: bulk %s: the result has no after state", course, action)
 	}
-	return enrollment.EnrollResult{}, enrollment.Permanent(fmt.Errorf(
-		"%s: the LMS neither enrolled %q nor allowed them to enroll (after: %+v)", course, r.Identifier, *r.After))
+	return &r, nil
 }

@@ -49,8 +49,13 @@ const DefaultTimeout = 20 * time.Second
 // CourseEnrollmentAttribute (value up to 255 characters) and shows it in the Django admin.
 // It is written only when the call creates or changes the enrollment: re-posting an
 // enrollment that is already active leaves the attributes of the first order.
+//
+// The namespace is our own: the "order" namespace belongs to the LMS's ecommerce service
+// (common/djangoapps/student/models/course_enrollment.py get_order_attribute_value reads
+// order/order_number, and get_order_attribute_from_ecommerce then asks the ecommerce
+// service about that order, e.g. from refundable() on the learner dashboard).
 const (
-	attrNamespace = "order"
+	attrNamespace = "woocommerce"
 	attrName      = "order_number"
 )
 
@@ -72,6 +77,7 @@ type Client struct {
 	http     *http.Client
 	timeout  time.Duration
 	tokens   *tokens
+	throttle throttle
 }
 
 var _ enrollment.LMS = (*Client)(nil)
@@ -162,8 +168,29 @@ func (c *Client) enroll(ctx context.Context, email string, course enrollment.Cou
 		// The account vanished between the lookup and the enrollment (or the lookup saw an
 		// account the enrollment API cannot find): enroll on registration instead.
 		return c.allow(ctx, email, course.Key)
+	case http.StatusBadRequest:
+		if strings.Contains(lmsMessage(resp.body), msgCreateFailed) {
+			return c.alreadyEnrolled(ctx, username, course, resp)
+		}
 	}
 	return enrollment.EnrollResult{}, c.enrollmentError(resp, course.Key, course.Mode)
+}
+
+// alreadyEnrolled tells apart the two causes of the generic 400 of the enroll path.
+// CourseEnrollment.enroll checks "enrollment closed" (and "course full") before "already
+// enrolled", so a second order or a retry for a course whose enrollment has closed is
+// refused like a new enrollment would be. A read of the enrollment settles it: active in the
+// requested mode means the learner already has what the order grants.
+func (c *Client) alreadyEnrolled(ctx context.Context, username string, course enrollment.Course, refused *response) (enrollment.EnrollResult, error) {
+	e, err := c.readEnrollment(ctx, username, course.Key)
+	if err != nil {
+		return enrollment.EnrollResult{}, fmt.Errorf("%s: the LMS refused the enrollment (%q) and the enrollment could not be read to tell whether the learner has it already: %w",
+			course.Key, lmsMessage(refused.body), err)
+	}
+	if e != nil && e.IsActive && (course.Mode == "" || e.Mode == course.Mode) {
+		return enrollment.EnrollResult{Username: username}, nil
+	}
+	return enrollment.EnrollResult{}, c.enrollmentError(refused, course.Key, course.Mode)
 }
 
 // Enrollment reports whether the learner with this email has an active enrollment in
@@ -175,23 +202,37 @@ func (c *Client) Enrollment(ctx context.Context, email, courseKey string) (enrol
 	if err != nil || username == "" {
 		return enrollment.EnrollResult{}, false, err
 	}
-	resp, err := c.do(ctx, http.MethodGet, "/api/enrollment/v1/enrollment/"+url.PathEscape(username)+","+courseKey, nil, nil)
-	if err != nil {
+	e, err := c.readEnrollment(ctx, username, courseKey)
+	if err != nil || e == nil {
 		return enrollment.EnrollResult{}, false, err
 	}
-	if resp.status != http.StatusOK {
-		return enrollment.EnrollResult{}, false, fmt.Errorf("read the enrollment: %w", c.statusError(resp))
-	}
-	var e struct {
-		IsActive bool `json:"is_active"`
-	}
-	if len(bytes.TrimSpace(resp.body)) == 0 || string(bytes.TrimSpace(resp.body)) == "null" {
-		return enrollment.EnrollResult{}, false, nil
-	}
-	if err := json.Unmarshal(resp.body, &e); err != nil {
-		return enrollment.EnrollResult{}, false, fmt.Errorf("read the enrollment: unreadable answer: %v", err)
-	}
 	return enrollment.EnrollResult{Username: username}, e.IsActive, nil
+}
+
+// lmsEnrollment is what the service reads of an enrollment.
+type lmsEnrollment struct {
+	Mode     string `json:"mode"`
+	IsActive bool   `json:"is_active"`
+}
+
+// readEnrollment reads one enrollment (enrollments/views.py EnrollmentView.get); nil when
+// there is none, which the LMS answers with 200 and an empty body.
+func (c *Client) readEnrollment(ctx context.Context, username, courseKey string) (*lmsEnrollment, error) {
+	resp, err := c.do(ctx, http.MethodGet, "/api/enrollment/v1/enrollment/"+url.PathEscape(username)+","+courseKey, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if resp.status != http.StatusOK {
+		return nil, fmt.Errorf("read the enrollment: %w", c.statusError(resp))
+	}
+	if b := bytes.TrimSpace(resp.body); len(b) == 0 || string(b) == "null" {
+		return nil, nil
+	}
+	var e lmsEnrollment
+	if err := json.Unmarshal(resp.body, &e); err != nil {
+		return nil, fmt.Errorf("read the enrollment: unreadable answer (%v): %s", err, lmsMessage(resp.body))
+	}
+	return &e, nil
 }
 
 // lookupUsername returns the username of the account with this email, "" when none.
@@ -219,10 +260,12 @@ func (c *Client) lookupUsername(ctx context.Context, email string) (string, erro
 }
 
 // allow records a CourseEnrollmentAllowed with auto_enroll, so the LMS enrolls the learner
-// when they register. An existing record (409) counts as success.
+// when they register. An existing record (409) counts as success. An LMS older than Quince
+// has no enrollment_allowed API (Django's HTML 404): the bulk enroll API, when enabled, does
+// the same (instructor/enrollment.py enroll_email records the allowed record).
 func (c *Client) allow(ctx context.Context, email, courseKey string) (enrollment.EnrollResult, error) {
 	body := map[string]any{"email": email, "course_id": courseKey, "auto_enroll": true}
-	resp, err := c.do(ctx, http.MethodPost, "/api/enrollment/v1/enrollment_allowed/", nil, body)
+	resp, err := c.do(ctx, http.MethodPost, allowedPath, nil, body)
 	if err != nil {
 		return enrollment.EnrollResult{}, err
 	}
@@ -231,55 +274,80 @@ func (c *Client) allow(ctx context.Context, email, courseKey string) (enrollment
 		return enrollment.EnrollResult{Allowed: true}, nil
 	case http.StatusNotFound:
 		if !isJSON(resp.body) {
-			return enrollment.EnrollResult{}, enrollment.Permanent(fmt.Errorf(
-				"the LMS has no enrollment_allowed API (404); it needs a newer Open edX release, or use the bulk strategy"))
+			res, err := c.bulkEnroll(ctx, email, courseKey)
+			if errors.Is(err, errNoBulkAPI) {
+				return enrollment.EnrollResult{}, enrollment.Permanent(fmt.Errorf(
+					"%s: the buyer has no LMS account, and this LMS can record no enrollment on registration: it has no "+
+						"enrollment_allowed API (it came with Open edX Quince) and its bulk enroll API is not enabled. "+
+						"Upgrade Open edX to Quince or newer, or enable FEATURES['ENABLE_BULK_ENROLLMENT_VIEW'] "+
+						"(both URLs answered 404 %q)", courseKey, lmsMessage(resp.body)))
+			}
+			return res, err
 		}
 	}
 	return enrollment.EnrollResult{}, fmt.Errorf("allow enrollment on registration: %w", c.statusError(resp))
 }
 
-// Unenroll deactivates the enrollment of the learner with this email in course; a learner
-// without an account loses their pending enrollment_allowed record. Nothing to undo is not
-// an error.
+const allowedPath = "/api/enrollment/v1/enrollment_allowed/"
+
+// Unenroll takes the learner's access to course away (SPEC §2.8). It reads the enrollment
+// first and deactivates it only when it is active: the LMS sends a deactivation of an
+// inactive or missing enrollment through its enroll path, which enrolls first and fails once
+// enrollment has closed. Then it always deletes the learner's enrollment_allowed record,
+// account or not: the LMS enrolls from it again when the account is activated or its email
+// changes (user_post_save_callback), and the record stays after it has been used. Nothing
+// to undo is not an error. Errors name the course, never the learner.
 func (c *Client) Unenroll(ctx context.Context, email, course string) error {
 	email = strings.ToLower(strings.TrimSpace(email))
 	if email == "" {
 		return enrollment.Permanent(errors.New("unenroll: the learner has no email address"))
 	}
-	if err := c.unenroll(ctx, email, course); err != nil {
-		return fmt.Errorf("unenroll %s from %s: %w", email, course, err)
-	}
-	return nil
-}
-
-func (c *Client) unenroll(ctx context.Context, email, course string) error {
 	username, err := c.lookupUsername(ctx, email)
 	if err != nil {
 		return err
 	}
 	if username != "" {
-		// No mode: sending one that differs from the current mode makes the LMS refuse
-		// ("Enrollment mode mismatch").
-		body := map[string]any{
-			"user":           username,
-			"is_active":      false,
-			"course_details": map[string]string{"course_id": course},
-		}
-		resp, err := c.do(ctx, http.MethodPost, "/api/enrollment/v1/enrollment", nil, body)
-		if err != nil {
+		if err := c.deactivate(ctx, username, course); err != nil {
 			return err
 		}
-		switch resp.status {
-		case http.StatusOK:
-			return nil
-		case http.StatusNotAcceptable:
-			// fall through to the allowed record
-		default:
-			return c.enrollmentError(resp, course, "")
-		}
 	}
+	return c.disallow(ctx, email, course)
+}
+
+// deactivate deactivates the learner's enrollment in course if a read shows it active.
+func (c *Client) deactivate(ctx context.Context, username, course string) error {
+	e, err := c.readEnrollment(ctx, username, course)
+	if err != nil {
+		return fmt.Errorf("%s: %w", course, err)
+	}
+	if e == nil || !e.IsActive {
+		return nil
+	}
+	// No mode: sending one that differs from the current mode makes the LMS refuse
+	// ("Enrollment mode mismatch").
+	body := map[string]any{
+		"user":           username,
+		"is_active":      false,
+		"course_details": map[string]string{"course_id": course},
+	}
+	resp, err := c.do(ctx, http.MethodPost, "/api/enrollment/v1/enrollment", nil, body)
+	if err != nil {
+		return err
+	}
+	switch resp.status {
+	case http.StatusOK, http.StatusNotAcceptable: // 406: the account is gone
+		return nil
+	}
+	return c.enrollmentError(resp, course, "")
+}
+
+// disallow deletes the learner's enrollment_allowed record for course; none is fine. An LMS
+// without the enrollment_allowed API (before Quince) deletes it through the bulk API's
+// unenroll action (instructor/enrollment.py unenroll_email), when that is enabled; with
+// neither, the service cannot have recorded one.
+func (c *Client) disallow(ctx context.Context, email, course string) error {
 	body := map[string]any{"email": email, "course_id": course}
-	resp, err := c.do(ctx, http.MethodDelete, "/api/enrollment/v1/enrollment_allowed/", nil, body)
+	resp, err := c.do(ctx, http.MethodDelete, allowedPath, nil, body)
 	if err != nil {
 		return err
 	}
@@ -290,13 +358,18 @@ func (c *Client) unenroll(ctx context.Context, email, course string) error {
 		if isJSON(resp.body) {
 			return nil // nothing to delete
 		}
+		if err := c.bulkUnenroll(ctx, email, course); err != nil && !errors.Is(err, errNoBulkAPI) {
+			return err
+		}
+		return nil
 	}
-	return fmt.Errorf("delete the enrollment_allowed record: %w", c.statusError(resp))
+	return fmt.Errorf("%s: delete the enrollment_allowed record: %w", course, c.statusError(resp))
 }
 
 // response is an LMS answer, already read.
 type response struct {
 	status int
+	header http.Header
 	body   []byte
 }
 
@@ -304,7 +377,10 @@ type response struct {
 const maxBody = 1 << 20
 
 // do sends one API request with the access token and reads the answer. A 401 drops the
-// token and retries once with a fresh one; a second 401 is permanent. Network errors and
+// token and retries once with a fresh one; a second 401 is permanent. A 429 with a
+// Retry-After (from the API or the token endpoint) is waited out inside the call when it is
+// short, and otherwise returned as a transient error; the wait is remembered, so calls
+// made before it has passed do not reach the LMS (see MaxInlineWait). Network errors and
 // timeouts are returned as transient errors; every answer else is returned for the caller
 // to classify.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body any) (*response, error) {
@@ -319,20 +395,40 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
-	for attempt := 0; ; attempt++ {
+	refreshed, waits := false, 0
+	for {
+		if d, msg := c.throttle.remaining(); d > 0 {
+			if err := waitOut(ctx, d, msg, &waits); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		resp, tok, err := c.try(ctx, method, u, payload)
+		var te *throttledError
+		if errors.As(err, &te) { // the token endpoint answered 429 with a Retry-After
+			c.throttle.set(time.Now().Add(te.wait), te.msg)
+			continue
+		}
 		if err != nil {
 			return nil, err
+		}
+		if resp.status == http.StatusTooManyRequests {
+			if d := retryAfter(resp.header); d > 0 {
+				c.throttle.set(time.Now().Add(d), lmsMessage(resp.body))
+				continue
+			}
+			return resp, nil // no Retry-After: the caller's statusError makes it transient
 		}
 		if resp.status != http.StatusUnauthorized {
 			return resp, nil
 		}
 		c.tokens.invalidate(tok)
-		if attempt > 0 {
+		if refreshed {
 			return nil, enrollment.Permanent(fmt.Errorf(
 				"the LMS rejected the credentials: %s %s answered 401 even with a fresh access token (%s)",
 				method, path, lmsMessage(resp.body)))
 		}
+		refreshed = true
 	}
 }
 
@@ -367,5 +463,5 @@ func (c *Client) try(ctx context.Context, method, u string, payload []byte) (*re
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s %s: read the answer: %w", method, req.URL.Path, err)
 	}
-	return &response{status: res.StatusCode, body: b}, tok, nil
+	return &response{status: res.StatusCode, header: res.Header, body: b}, tok, nil
 }

@@ -65,7 +65,8 @@ func TestEnrollExistingUser(t *testing.T) {
 	if len(es) != 1 || es[0].User != "alice" || es[0].Course != courseKey || es[0].Mode != "verified" || !es[0].IsActive {
 		t.Fatalf("enrollments = %+v", es)
 	}
-	want := sandbox.LMSAttribute{Namespace: "order", Name: "order_number", Value: "1001"}
+	// Our own namespace: "order" would make the LMS ask its ecommerce service about the order.
+	want := sandbox.LMSAttribute{Namespace: "woocommerce", Name: "order_number", Value: "1001"}
 	if len(es[0].Attributes) != 1 || es[0].Attributes[0] != want {
 		t.Errorf("attributes = %+v, want %+v", es[0].Attributes, want)
 	}
@@ -353,6 +354,9 @@ func TestErrorClasses(t *testing.T) {
 					t.Errorf("error %q does not say %q", err, w)
 				}
 			}
+			if e := strings.TrimSpace(email); e != "" && strings.Contains(strings.ToLower(err.Error()), strings.ToLower(e)) {
+				t.Errorf("error %q carries the learner's email", err)
+			}
 			if es := lms.Enrollments(); len(es) != 0 {
 				t.Errorf("enrollments = %+v, want none", es)
 			}
@@ -491,7 +495,8 @@ func TestUnenroll(t *testing.T) {
 	if err := c.Unenroll(ctx, "nobody@example.com", courseKey); err != nil {
 		t.Errorf("nothing to undo: %v", err)
 	}
-	if got := statuses(lms.Log.Calls("unenroll-allowed")); fmt.Sprint(got) != "[204 404]" {
+	// The allowed record is deleted for every learner, account or not: alice had none.
+	if got := statuses(lms.Log.Calls("unenroll-allowed")); fmt.Sprint(got) != "[404 204 404]" {
 		t.Errorf("delete statuses = %v", got)
 	}
 }
@@ -520,4 +525,331 @@ func TestEnrollmentLookup(t *testing.T) {
 	if _, active, err := c.Enrollment(ctx, alice, courseKey); err != nil || active {
 		t.Fatalf("after unenrolling: active=%v err=%v", active, err)
 	}
+}
+
+// routes lists the routes of the calls the LMS answered, in order.
+func routes(lms *sandbox.LMS) []string {
+	var out []string
+	for _, c := range lms.Log.Calls() {
+		out = append(out, c.Route)
+	}
+	return out
+}
+
+// A second order (or a retry) for a course whose enrollment has closed gets the generic 400:
+// the LMS checks "closed" before "already enrolled". A read tells them apart.
+func TestEnrollClosedCourse(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	audit := enrollment.Course{Key: courseKey, Mode: "audit"}
+	t.Run("already enrolled in the mode", func(t *testing.T) {
+		t.Parallel()
+		lms, url := newLMS(t)
+		c := newClient(url)
+		if _, err := c.Enroll(ctx, alice, audit, "1"); err != nil {
+			t.Fatal(err)
+		}
+		lms.CloseEnrollment(courseKey)
+		res, err := c.Enroll(ctx, alice, audit, "2")
+		if err != nil || res != (enrollment.EnrollResult{Username: "alice"}) {
+			t.Fatalf("res = %+v, err = %v; want enrolled", res, err)
+		}
+		if got := statuses(lms.Log.Calls("enroll", "get-enrollment")); fmt.Sprint(got) != "[200 400 200]" {
+			t.Errorf("enroll and read statuses = %v, want [200 400 200]", got)
+		}
+	})
+	t.Run("not enrolled", func(t *testing.T) {
+		t.Parallel()
+		lms, url := newLMS(t)
+		lms.CloseEnrollment(courseKey)
+		_, err := newClient(url).Enroll(ctx, alice, audit, "1")
+		if !enrollment.IsPermanent(err) || !strings.Contains(err.Error(), "enrollment closed or course full") ||
+			!strings.Contains(err.Error(), "An error occurred while creating the new course enrollment") {
+			t.Errorf("err = %v, want the permanent closed failure quoting the LMS", err)
+		}
+		if n := len(lms.Log.Calls("get-enrollment")); n != 1 {
+			t.Errorf("%d reads, want 1", n)
+		}
+	})
+	t.Run("enrolled but deactivated", func(t *testing.T) {
+		t.Parallel()
+		lms, url := newLMS(t)
+		c := newClient(url)
+		if _, err := c.Enroll(ctx, alice, audit, "1"); err != nil {
+			t.Fatal(err)
+		}
+		lms.Unenroll("alice", courseKey)
+		lms.CloseEnrollment(courseKey)
+		// Staff reactivating goes through update_enrollment, which has no closed check.
+		if _, err := c.Enroll(ctx, alice, audit, "2"); err != nil {
+			t.Fatal(err)
+		}
+		if es := lms.Enrollments(); !es[0].IsActive {
+			t.Errorf("enrollment %+v, want active again", es[0])
+		}
+	})
+	t.Run("the read fails", func(t *testing.T) {
+		t.Parallel()
+		lms, url := newLMS(t)
+		c := newClient(url)
+		if _, err := c.Enroll(ctx, alice, audit, "1"); err != nil {
+			t.Fatal(err)
+		}
+		lms.CloseEnrollment(courseKey)
+		lms.Faults.Inject("get-enrollment", sandbox.Fault{Status: 503, Body: "busy", Times: 1})
+		_, err := c.Enroll(ctx, alice, audit, "2")
+		if err == nil || enrollment.IsPermanent(err) || !strings.Contains(err.Error(), "could not be read") {
+			t.Errorf("err = %v, want a transient error saying the read failed", err)
+		}
+	})
+}
+
+// The bulk API gives an account that is not activated yet an allowed record (after.allowed
+// with after.user): that is success, and the LMS enrolls the learner on activation.
+func TestBulkAccountNotActivated(t *testing.T) {
+	t.Parallel()
+	lms, url := newLMS(t)
+	lms.AddInactiveUser("carol", "carol@example.com")
+	res, err := newClient(url, func(c *openedx.Config) { c.Strategy = openedx.StrategyBulk }).
+		Enroll(context.Background(), "carol@example.com", enrollment.Course{Key: courseKey, Mode: "audit"}, "1")
+	if err != nil || res != (enrollment.EnrollResult{Allowed: true}) {
+		t.Fatalf("res = %+v, err = %v; want Allowed", res, err)
+	}
+	if es := lms.Enrollments(); len(es) != 0 {
+		t.Errorf("enrollments = %+v, want none before activation", es)
+	}
+	lms.ActivateUser("carol")
+	if es := lms.Enrollments(); len(es) != 1 || es[0].User != "carol" || !es[0].IsActive {
+		t.Errorf("after activation, enrollments = %+v", es)
+	}
+	if al := lms.Allowed(); len(al) != 1 || al[0].User != "carol" {
+		t.Errorf("allowed = %+v, want the record kept and linked to carol", al)
+	}
+}
+
+// A token-endpoint answer that is not an OAuth error document is transient.
+func TestTokenEndpointAnswers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	audit := enrollment.Course{Key: courseKey, Mode: "audit"}
+	t.Run("rate limit page", func(t *testing.T) {
+		t.Parallel()
+		lms, url := newLMS(t)
+		lms.Faults.Inject("token", sandbox.RateLimitedPage(1))
+		c := newClient(url)
+		_, err := c.Enroll(ctx, alice, audit, "1")
+		if err == nil || enrollment.IsPermanent(err) || !strings.Contains(err.Error(), "403") || !strings.Contains(err.Error(), "403 Forbidden") {
+			t.Fatalf("err = %v, want a transient error quoting the 403 page", err)
+		}
+		if _, err := c.Enroll(ctx, alice, audit, "1"); err != nil {
+			t.Errorf("once the limit has passed: %v", err)
+		}
+	})
+	t.Run("OAuth error in a 403", func(t *testing.T) {
+		t.Parallel()
+		lms, url := newLMS(t)
+		lms.Faults.Inject("token", sandbox.Fault{Status: 403, Body: `{"error":"unauthorized_client"}`, Times: 1})
+		_, err := newClient(url).Enroll(ctx, alice, audit, "1")
+		if !enrollment.IsPermanent(err) || !strings.Contains(err.Error(), "unauthorized_client") {
+			t.Errorf("err = %v, want permanent", err)
+		}
+	})
+	t.Run("429 with a short Retry-After", func(t *testing.T) {
+		t.Parallel()
+		lms, url := newLMS(t)
+		lms.Faults.Inject("token", sandbox.Throttled(time.Second, 1))
+		if _, err := newClient(url).Enroll(ctx, alice, audit, "1"); err != nil {
+			t.Fatalf("the client should have waited the second out: %v", err)
+		}
+		if got := statuses(lms.Log.Calls("token")); fmt.Sprint(got) != "[429 200]" {
+			t.Errorf("token statuses = %v", got)
+		}
+	})
+	t.Run("plain-text 5xx", func(t *testing.T) {
+		t.Parallel()
+		lms, url := newLMS(t)
+		lms.Faults.Inject("token", sandbox.Fault{Status: 502, Body: "Bad Gateway", Times: 1,
+			Header: http.Header{"Content-Type": {"text/plain"}}})
+		_, err := newClient(url).Enroll(ctx, alice, audit, "1")
+		if err == nil || enrollment.IsPermanent(err) {
+			t.Errorf("err = %v, want transient", err)
+		}
+	})
+}
+
+// A 429's Retry-After is waited out inside the call when short; a long one is returned as a
+// transient error, and the LMS is not called again until it has passed.
+func TestThrottle(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	audit := enrollment.Course{Key: courseKey, Mode: "audit"}
+	t.Run("short", func(t *testing.T) {
+		t.Parallel()
+		lms, url := newLMS(t)
+		lms.Faults.Inject("enroll", sandbox.Throttled(time.Second, 1))
+		if _, err := newClient(url).Enroll(ctx, alice, audit, "1"); err != nil {
+			t.Fatal(err)
+		}
+		if got := statuses(lms.Log.Calls("enroll")); fmt.Sprint(got) != "[429 200]" {
+			t.Errorf("enroll statuses = %v", got)
+		}
+	})
+	t.Run("long", func(t *testing.T) {
+		t.Parallel()
+		lms, url := newLMS(t)
+		lms.Faults.Inject("enroll", sandbox.Throttled(time.Minute, 1))
+		c := newClient(url)
+		_, err := c.Enroll(ctx, alice, audit, "1")
+		if err == nil || enrollment.IsPermanent(err) || !strings.Contains(err.Error(), "wait 1m0s") ||
+			!strings.Contains(err.Error(), "Expected available in 60 seconds") {
+			t.Fatalf("err = %v, want a transient error with the wait and the LMS's message", err)
+		}
+		calls := len(lms.Log.Calls())
+		if _, err := c.Enroll(ctx, "newbie@example.com", audit, "2"); err == nil || enrollment.IsPermanent(err) {
+			t.Errorf("a call during the wait: err = %v, want transient", err)
+		}
+		if n := len(lms.Log.Calls()); n != calls {
+			t.Errorf("%d calls reached the LMS during the wait", n-calls)
+		}
+	})
+	t.Run("longer than the context allows", func(t *testing.T) {
+		t.Parallel()
+		lms, url := newLMS(t)
+		lms.Faults.Inject("account", sandbox.Throttled(2*time.Second, 1))
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, err := newClient(url).Enroll(ctx, alice, audit, "1")
+		if err == nil || enrollment.IsPermanent(err) || !strings.Contains(err.Error(), "rate limiting") {
+			t.Errorf("err = %v, want the transient throttle error", err)
+		}
+		if n := len(lms.Log.Calls("account")); n != 1 {
+			t.Errorf("%d lookups", n)
+		}
+	})
+	t.Run("no Retry-After", func(t *testing.T) {
+		t.Parallel()
+		lms, url := newLMS(t)
+		lms.Faults.Inject("enroll", sandbox.Fault{Status: 429, Body: `{"detail":"Request was throttled."}`, Times: 1})
+		c := newClient(url)
+		if _, err := c.Enroll(ctx, alice, audit, "1"); err == nil || enrollment.IsPermanent(err) {
+			t.Fatalf("err = %v, want transient", err)
+		}
+		if _, err := c.Enroll(ctx, alice, audit, "1"); err != nil {
+			t.Errorf("next call: %v", err)
+		}
+	})
+}
+
+// Taking access away reads first, deactivates only an active enrollment, and always deletes
+// the allowed record.
+func TestUnenrollReadsFirst(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	audit := enrollment.Course{Key: courseKey, Mode: "audit"}
+	t.Run("inactive enrollment, enrollment closed", func(t *testing.T) {
+		t.Parallel()
+		lms, url := newLMS(t)
+		c := newClient(url)
+		if _, err := c.Enroll(ctx, alice, audit, "1"); err != nil {
+			t.Fatal(err)
+		}
+		lms.Unenroll("alice", courseKey) // e.g. an admin did it in the LMS
+		lms.CloseEnrollment(courseKey)
+		lms.Log.Reset()
+		if err := c.Unenroll(ctx, alice, courseKey); err != nil {
+			t.Fatalf("nothing to deactivate: %v", err)
+		}
+		if got := routes(lms); fmt.Sprint(got) != "[account get-enrollment unenroll-allowed]" {
+			t.Errorf("calls = %v, want a read and no deactivation", got)
+		}
+	})
+	t.Run("inactive enrollment, enrollment open", func(t *testing.T) {
+		t.Parallel()
+		lms, url := newLMS(t)
+		c := newClient(url)
+		if _, err := c.Enroll(ctx, alice, audit, "1"); err != nil {
+			t.Fatal(err)
+		}
+		lms.Unenroll("alice", courseKey)
+		before := lms.Stats()
+		if err := c.Unenroll(ctx, alice, courseKey); err != nil {
+			t.Fatal(err)
+		}
+		// A deactivation would have gone through the enroll path: reactivated, then deactivated.
+		if s := lms.Stats(); s != before {
+			t.Errorf("stats %+v, were %+v: the enrollment was touched", s, before)
+		}
+	})
+	t.Run("registered from an allowed record", func(t *testing.T) {
+		t.Parallel()
+		lms, url := newLMS(t)
+		c := newClient(url)
+		if _, err := c.Enroll(ctx, "newbie@example.com", audit, "1"); err != nil {
+			t.Fatal(err)
+		}
+		lms.AddUser("newbie", "newbie@example.com") // enrolled from the record, which stays
+		if err := c.Unenroll(ctx, "newbie@example.com", courseKey); err != nil {
+			t.Fatal(err)
+		}
+		if al := lms.Allowed(); len(al) != 0 {
+			t.Errorf("allowed = %+v, want it deleted", al)
+		}
+		lms.ChangeEmail("newbie", "newbie@example.org")
+		if es := lms.Enrollments(); len(es) != 1 || es[0].IsActive {
+			t.Errorf("enrollments = %+v, want newbie's inactive after an email change", es)
+		}
+	})
+}
+
+// An LMS older than Quince has no enrollment_allowed API: a buyer without an account goes
+// through the bulk API when it is enabled; otherwise the failure names the API and the fix.
+func TestOlderLMS(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	audit := enrollment.Course{Key: courseKey, Mode: "audit"}
+	const buyer = "newbie@example.com"
+	t.Run("bulk enabled", func(t *testing.T) {
+		t.Parallel()
+		lms, url := newLMS(t)
+		lms.SetEnrollmentAllowedAPI(false)
+		c := newClient(url)
+		res, err := c.Enroll(ctx, buyer, audit, "1")
+		if err != nil || !res.Allowed {
+			t.Fatalf("res = %+v, err = %v; want Allowed through the bulk API", res, err)
+		}
+		if got := statuses(lms.Log.Calls("unknown", "bulk")); fmt.Sprint(got) != "[404 200]" {
+			t.Errorf("statuses = %v, want the allowed API's 404 then bulk", got)
+		}
+		if al := lms.Allowed(); len(al) != 1 || !al[0].AutoEnroll {
+			t.Fatalf("allowed = %+v", al)
+		}
+		if err := c.Unenroll(ctx, buyer, courseKey); err != nil {
+			t.Fatal(err)
+		}
+		if al := lms.Allowed(); len(al) != 0 {
+			t.Errorf("allowed = %+v, want it deleted through the bulk API", al)
+		}
+	})
+	t.Run("bulk disabled", func(t *testing.T) {
+		t.Parallel()
+		lms, url := newLMS(t)
+		lms.SetEnrollmentAllowedAPI(false)
+		lms.SetBulkEnrollAPI(false)
+		c := newClient(url)
+		_, err := c.Enroll(ctx, buyer, audit, "1")
+		if !enrollment.IsPermanent(err) {
+			t.Fatalf("err = %v, want permanent", err)
+		}
+		for _, w := range []string{"enrollment_allowed API", "Quince", "ENABLE_BULK_ENROLLMENT_VIEW", courseKey, "Not Found"} {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("error %q does not say %q", err, w)
+			}
+		}
+		if strings.Contains(err.Error(), buyer) {
+			t.Errorf("error %q carries the learner's email", err)
+		}
+		if err := c.Unenroll(ctx, buyer, courseKey); err != nil {
+			t.Errorf("unenroll with neither API: %v", err)
+		}
+	})
 }

@@ -50,9 +50,12 @@ func (t *tokens) invalidate(stale *oauth2.Token) {
 	}
 }
 
-// tokenError classifies a failure of the token endpoint: the LMS refusing the client
-// (400/401/403, e.g. invalid_client) is permanent; 429, 5xx and network failures are
-// transient.
+// tokenError classifies a failure of the token endpoint. Only an OAuth error document
+// (RFC 6749 5.2, {"error": ...}) in a 4xx answer means the LMS refused the client: that is
+// permanent (e.g. invalid_client). Any other answer is transient: django-ratelimit's HTML 403
+// page (AccessTokenView is wrapped in ratelimit(block=True), whose Ratelimited is a
+// PermissionDenied), a 429 (its Retry-After is honoured like an API's), a 5xx, a proxy's
+// page, and network failures.
 func tokenError(err error) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) || re.Response == nil {
@@ -67,13 +70,19 @@ func tokenError(err error) error {
 		msg = lmsMessage(re.Body)
 	}
 	switch {
-	case status == http.StatusTooManyRequests || status >= 500:
-		return fmt.Errorf("get an LMS access token: the LMS answered %d (%s)", status, msg)
-	case status >= 400:
+	case status == http.StatusTooManyRequests:
+		if d := retryAfter(re.Response.Header); d > 0 {
+			return &throttledError{wait: d, msg: msg}
+		}
+		return fmt.Errorf("get an LMS access token: the LMS is rate limiting the service (429 %q)", msg)
+	case status >= 400 && status < 500 && re.ErrorCode != "":
 		return enrollment.Permanent(fmt.Errorf(
 			"get an LMS access token: the LMS rejected the OAuth client id and secret (%d %s); "+
 				"check the OAuth application (client credentials grant) in the LMS admin", status, msg))
+	case status == http.StatusForbidden:
+		return fmt.Errorf("get an LMS access token: the token endpoint answered 403 without an OAuth error (%s), "+
+			"as its rate limit does; will retry", msg)
 	default:
-		return fmt.Errorf("get an LMS access token: unexpected answer %d (%s)", status, msg)
+		return fmt.Errorf("get an LMS access token: the token endpoint answered %d (%s); will retry", status, msg)
 	}
 }

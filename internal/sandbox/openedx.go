@@ -11,6 +11,7 @@ import (
 	"net/mail"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -21,10 +22,13 @@ import (
 //   - POST /oauth2/access_token: form-encoded client_credentials; client id and secret in the
 //     form or in Basic auth; token_type=jwt (or the X-Token-Type header) gives
 //     {"access_token","expires_in","token_type":"JWT","scope"}, otherwise a Bearer token.
-//     A wrong client answers 401 {"error":"invalid_client"}.
+//     A wrong client answers 401 {"error":"invalid_client"}. Over its rate limit the real
+//     endpoint answers an HTML 403 page, not an OAuth error: inject RateLimitedPage on "token".
 //   - Every API route requires "Authorization: JWT <token>" (or "Bearer <token>" for an
-//     opaque token) that is valid and unexpired; otherwise 401 {"detail": ...} like DRF.
-//   - GET /api/user/v1/accounts?email=: 200 with a list of accounts, 404 when none.
+//     opaque token) that is valid and unexpired; otherwise 401 {"detail": ...} like DRF. A
+//     DRF throttle answers 429 with Retry-After: inject Throttled on any API route.
+//   - GET /api/user/v1/accounts?email=: 200 with a list of accounts (activated or not), 404
+//     when none.
 //   - POST /api/enrollment/v1/enrollment (no trailing slash; with one it is a 404 page), with
 //     the checks in the order of EnrollmentListView.post and enrollments/data.py: missing
 //     course id 400; a caller that is not staff enrolling someone else 404 with an empty body;
@@ -34,21 +38,29 @@ import (
 //     closed enrollment 400 "An error occurred while creating ..." (checked before "already
 //     enrolled", so re-posting after enrollment closed is a 400 too); re-posting an active
 //     enrollment 200 with the existing record and its attributes unchanged. Staff changing
-//     the mode or activation goes through update_enrollment (no closed check).
+//     the mode or activation of an existing enrollment goes through update_enrollment (no
+//     closed check); anything else, including a deactivation of an inactive or missing
+//     enrollment, goes through add_enrollment, which enrolls first.
+//   - GET /api/enrollment/v1/enrollment/{username},{course_id}: the enrollment, or 200 with an
+//     empty body when there is none.
 //   - /api/enrollment/v1/enrollment_allowed/ (staff only, 403 otherwise): POST 201, 409 for a
-//     duplicate (email, course); DELETE 204, 404 {"message"} when there is none.
+//     duplicate (email, course); DELETE 204, 404 {"message"} when there is none. It exists
+//     from Quince on: SetEnrollmentAllowedAPI(false) makes it Django's HTML 404, as before.
 //   - POST /api/bulk_enroll/v1/bulk_enroll/ (staff only): JSON or form; an unknown course is a
-//     404 {"detail":"Not found."}; existing users are enrolled in the course's default mode
-//     even when enrollment is closed (an instructor action), unknown emails get an allowed
-//     record, other identifiers are invalidIdentifier.
-//   - AddUser for an email with pending auto_enroll allowed records enrolls the new user in
-//     those courses, as registration does.
+//     404 {"detail":"Not found."}; activated accounts are enrolled in the course's default
+//     mode even when enrollment is closed (an instructor action); unknown emails and accounts
+//     not activated yet get an allowed record; other identifiers are invalidIdentifier.
+//     SetBulkEnrollAPI(false) makes it Django's HTML 404, as without
+//     FEATURES['ENABLE_BULK_ENROLLMENT_VIEW'].
+//   - Accounts: AddUser registers an activated account, AddInactiveUser one that is not
+//     activated yet; ActivateUser and ChangeEmail enroll the account from its auto_enroll
+//     allowed records (enrollment open), which stay, linked to the account.
 //
-// Not reproduced: rate limits, course capacity, embargo, cohorts, email_opt_in, the
-// X-Edx-Api-Key header.
+// Not reproduced: rate limits (only their answers, as faults), course capacity, embargo,
+// cohorts, email_opt_in, the X-Edx-Api-Key header.
 //
-// Routes in Log and Faults: "token", "account", "enroll" (also deactivation), "allowed",
-// "unenroll-allowed", "bulk"; unknown paths are "unknown".
+// Routes in Log and Faults: "token", "account", "enroll" (also deactivation),
+// "get-enrollment", "allowed", "unenroll-allowed", "bulk"; unknown paths are "unknown".
 type LMS struct {
 	Log    CallLog
 	Faults Faults
@@ -62,6 +74,8 @@ type LMS struct {
 	enrollments []*LMSEnrollment
 	allowed     []*LMSAllowed
 	stats       LMSStats
+	noAllowed   bool // no enrollment_allowed API (before Quince)
+	noBulk      bool // FEATURES['ENABLE_BULK_ENROLLMENT_VIEW'] off
 }
 
 // LMSEnrollment is an enrollment as the LMS stores it.
@@ -110,7 +124,10 @@ type lmsToken struct {
 	expires time.Time
 }
 
-type lmsUser struct{ username, email string }
+type lmsUser struct {
+	username, email string
+	active          bool // the account is activated (User.is_active)
+}
 
 type lmsCourse struct {
 	modes  []string
@@ -149,18 +166,138 @@ func (l *LMS) AddClient(id, secret string, staff bool) {
 	l.clients[id] = lmsClient{secret: secret, staff: staff}
 }
 
-// AddUser registers an account; pending auto_enroll allowed records for its email enroll it.
+// AddUser registers an activated account, as registration does when the email needs no
+// confirmation (Registration.activate): its auto_enroll allowed records enroll it.
 func (l *LMS) AddUser(username, email string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.users = append(l.users, lmsUser{username: username, email: email, active: true})
+	l.autoEnroll(&l.users[len(l.users)-1])
+}
+
+// AddInactiveUser registers an account that is not activated yet (the learner has not
+// followed the activation email). The Enrollment API enrolls it like any account; the bulk
+// API gives it an allowed record instead (instructor/enrollment.py enroll_email).
+func (l *LMS) AddInactiveUser(username, email string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	l.users = append(l.users, lmsUser{username: username, email: email})
-	for _, a := range l.allowed {
-		if a.AutoEnroll && a.User == "" && strings.EqualFold(a.Email, email) {
-			a.User = username
-			if c := l.courses[a.Course]; c != nil {
-				l.activate(username, a.Course, lmsDefaultMode(c), nil)
-			}
+}
+
+// ActivateUser activates an account, as the activation link does (Registration.activate
+// saves User.is_active): its auto_enroll allowed records enroll it.
+func (l *LMS) ActivateUser(username string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if u := l.user(username); u != nil && !u.active {
+		u.active = true
+		l.autoEnroll(u)
+	}
+}
+
+// ChangeEmail changes an account's email, as a confirmed email change does: an activated
+// account is enrolled from the auto_enroll allowed records of its new email and of its own.
+func (l *LMS) ChangeEmail(username, email string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if u := l.user(username); u != nil && u.email != email {
+		u.email = email
+		if u.active {
+			l.autoEnroll(u)
 		}
+	}
+}
+
+// autoEnroll is common/djangoapps/student/models/user.py user_post_save_callback, run when
+// an account's is_active or email changes and it is active: for each auto_enroll allowed
+// record of the account (CourseEnrollmentAllowed.for_user: its email, or linked to it), an
+// account already enrolled only gets the record linked; a course whose enrollment has closed
+// is skipped; otherwise CourseEnrollment.enroll (default mode), whose
+// get_or_create_enrollment links the record. The record stays. l.mu must be held.
+func (l *LMS) autoEnroll(u *lmsUser) {
+	if !u.active {
+		return
+	}
+	for _, a := range l.allowed {
+		if !a.AutoEnroll || !(strings.EqualFold(a.Email, u.email) || a.User == u.username) {
+			continue
+		}
+		c := l.courses[a.Course]
+		if e := l.find(u.username, a.Course); e != nil && e.IsActive {
+			if a.User == "" {
+				a.User = u.username
+			}
+			continue
+		}
+		if c == nil || c.closed {
+			continue
+		}
+		l.activate(u.username, a.Course, lmsDefaultMode(c), nil)
+		a.User = u.username
+	}
+}
+
+// user returns the account with this username; l.mu must be held.
+func (l *LMS) user(username string) *lmsUser {
+	for i := range l.users {
+		if l.users[i].username == username {
+			return &l.users[i]
+		}
+	}
+	return nil
+}
+
+// Unenroll deactivates an enrollment as an admin or the learner would
+// (CourseEnrollment.unenroll: update_enrollment with is_active false, no closed check).
+func (l *LMS) Unenroll(username, course string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.find(username, course); e != nil && e.IsActive {
+		e.IsActive = false
+		l.stats.Deactivated++
+	}
+}
+
+// SetEnrollmentAllowedAPI says whether the LMS has /api/enrollment/v1/enrollment_allowed/
+// (openedx/core/djangoapps/enrollments/urls.py, EnrollmentAllowedView, from Quince on).
+// Without it the URL is Django's HTML 404 page, as on older releases.
+func (l *LMS) SetEnrollmentAllowedAPI(on bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.noAllowed = !on
+}
+
+// SetBulkEnrollAPI says whether /api/bulk_enroll/v1/ is routed (lms/urls.py includes it only
+// when FEATURES['ENABLE_BULK_ENROLLMENT_VIEW'] is set). Without it the URL is Django's HTML
+// 404 page.
+func (l *LMS) SetBulkEnrollAPI(on bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.noBulk = !on
+}
+
+// RateLimitedPage is the token endpoint's answer over its rate limit, for the next times
+// requests (0: until cleared). openedx/core/djangoapps/oauth_dispatch/views.py wraps
+// AccessTokenView.dispatch in django-ratelimit's ratelimit(..., block=True), which raises
+// Ratelimited, a PermissionDenied: Django answers its HTML 403 page, not an OAuth error.
+func RateLimitedPage(times int) Fault {
+	return Fault{
+		Status: http.StatusForbidden, Times: times,
+		Header: http.Header{"Content-Type": {"text/html; charset=utf-8"}},
+		Body:   "\n<!doctype html>\n<html lang=\"en\">\n<head>\n  <title>403 Forbidden</title>\n</head>\n<body>\n  <h1>403 Forbidden</h1><p></p>\n</body>\n</html>\n",
+	}
+}
+
+// Throttled is a DRF throttle's answer (the API views' EnrollmentUserThrottle, a
+// UserRateThrottle) for the next times requests (0: until cleared): rest_framework/views.py
+// exception_handler answers Throttled with 429, {"detail":"Request was throttled. Expected
+// available in N seconds."} and Retry-After: N (the wait rounded up to whole seconds).
+func Throttled(wait time.Duration, times int) Fault {
+	secs := int((wait + time.Second - 1) / time.Second)
+	return Fault{
+		Status: http.StatusTooManyRequests, Times: times,
+		Header: http.Header{"Retry-After": {strconv.Itoa(secs)}},
+		Body:   fmt.Sprintf(`{"detail":"Request was throttled. Expected available in %d seconds."}`, secs),
 	}
 }
 
@@ -243,7 +380,13 @@ type lmsHandler func(w http.ResponseWriter, r *http.Request, body []byte, client
 
 func (l *LMS) route(r *http.Request) (string, lmsHandler) {
 	p := r.URL.Path
+	l.mu.Lock()
+	noAllowed, noBulk := l.noAllowed, l.noBulk
+	l.mu.Unlock()
 	switch {
+	case noAllowed && strings.HasPrefix(p, "/api/enrollment/v1/enrollment_allowed"),
+		noBulk && strings.HasPrefix(p, "/api/bulk_enroll/"):
+		return "unknown", lmsNotFoundPage // not routed on this LMS
 	case (p == "/oauth2/access_token" || p == "/oauth2/access_token/") && r.Method == http.MethodPost:
 		return "token", l.token
 	case p == "/api/user/v1/accounts" && r.Method == http.MethodGet:
@@ -359,7 +502,7 @@ func (l *LMS) accounts(w http.ResponseWriter, r *http.Request, _ []byte, _ strin
 	for _, u := range l.users {
 		if strings.EqualFold(u.email, email) {
 			list = append(list, map[string]any{
-				"username": u.username, "email": u.email, "name": "", "is_active": true,
+				"username": u.username, "email": u.email, "name": "", "is_active": u.active,
 				"date_joined": "2024-01-01T00:00:00Z", "country": nil, "profile_image": map[string]any{"has_image": false},
 			})
 		}
@@ -502,13 +645,15 @@ func (l *LMS) enroll(w http.ResponseWriter, _ *http.Request, body []byte, client
 	var e *LMSEnrollment
 	if isActive == nil || *isActive {
 		e = l.activate(username, courseID, mode, attrs)
-	} else { // is_active false: enroll() then deactivate; no active enrollment results
-		if e = existing; e == nil {
-			e = &LMSEnrollment{User: username, Course: courseID, Created: time.Now().UTC()}
-			l.enrollments = append(l.enrollments, e)
-		}
-		e.Mode, e.IsActive = mode, false
-		lmsSetAttributes(e, attrs)
+	} else {
+		// A deactivation that is not a change (the enrollment is inactive or missing), or a
+		// caller that is not staff: enrollments/data.py create_course_enrollment runs
+		// CourseEnrollment.enroll (which creates or reactivates the enrollment and fires the
+		// enroll signals; closed enrollment was refused above), then _update_enrollment
+		// deactivates it.
+		e = l.activate(username, courseID, mode, attrs)
+		e.IsActive = false
+		l.stats.Deactivated++
 	}
 	lmsJSON(w, http.StatusOK, lmsEnrollmentJSON(e, courseID, course))
 }
@@ -778,7 +923,11 @@ func (l *LMS) bulk(w http.ResponseWriter, r *http.Request, body []byte, client s
 	})
 }
 
-// bulkOne is students_update_enrollment for one identifier; l.mu must be held.
+// bulkOne is students_update_enrollment for one identifier (lms/djangoapps/instructor/
+// views/api.py), which calls instructor/enrollment.py enroll_email or unenroll_email. The
+// states are EmailEnrollmentState: "user" is whether an account has the email, "allowed"
+// whether an allowed record exists for it (CourseEnrollmentAllowed.for_user: by email or
+// linked to the account). l.mu must be held.
 func (l *LMS) bulkOne(courseID, identifier, action string, autoEnroll bool) any {
 	var user *lmsUser
 	for i, u := range l.users {
@@ -801,7 +950,7 @@ func (l *LMS) bulkOne(courseID, identifier, action string, autoEnroll bool) any 
 			}
 		}
 		for _, a := range l.allowed {
-			if strings.EqualFold(a.Email, email) && a.Course == courseID {
+			if (strings.EqualFold(a.Email, email) || (user != nil && a.User == user.username)) && a.Course == courseID {
 				s.Allowed, s.AutoEnroll = true, a.AutoEnroll
 			}
 		}
@@ -809,17 +958,19 @@ func (l *LMS) bulkOne(courseID, identifier, action string, autoEnroll bool) any 
 	}
 	before := state()
 	switch {
-	case action == "enroll" && user != nil:
+	case action == "enroll" && user != nil && user.active:
+		// enroll_email enrolls only "if previous_state.user and previous_state.user.is_active",
+		// through CourseEnrollment.enroll_by_email without check_access (so a closed course
+		// does not stop it), in the current mode when already enrolled, else the default.
 		if before.Enrollment {
 			l.stats.Repeated++
 		} else {
-			mode := lmsDefaultMode(l.courses[courseID])
-			if e := l.find(user.username, courseID); e != nil {
-				mode = e.Mode
-			}
-			l.activate(user.username, courseID, mode, nil)
+			l.activate(user.username, courseID, lmsDefaultMode(l.courses[courseID]), nil)
 		}
 	case action == "enroll":
+		// No account, or one not activated yet: enroll_email records a
+		// CourseEnrollmentAllowed (get_or_create, auto_enroll set from the request), which
+		// user_post_save_callback turns into an enrollment when the account is activated.
 		if i := slices.IndexFunc(l.allowed, func(a *LMSAllowed) bool {
 			return strings.EqualFold(a.Email, email) && a.Course == courseID
 		}); i >= 0 {
@@ -827,7 +978,7 @@ func (l *LMS) bulkOne(courseID, identifier, action string, autoEnroll bool) any 
 		} else {
 			l.allowed = append(l.allowed, &LMSAllowed{Email: email, Course: courseID, AutoEnroll: autoEnroll, Created: time.Now().UTC()})
 		}
-	default: // unenroll
+	default: // unenroll_email: CourseEnrollment.unenroll_by_email (no closed check), then the allowed record
 		if user != nil {
 			if e := l.find(user.username, courseID); e != nil && e.IsActive {
 				e.IsActive = false
