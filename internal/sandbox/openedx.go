@@ -76,7 +76,11 @@ type LMS struct {
 	stats       LMSStats
 	noAllowed   bool // no enrollment_allowed API (before Quince)
 	noBulk      bool // FEATURES['ENABLE_BULK_ENROLLMENT_VIEW'] off
+	holds       map[string]*lmsHold
 }
+
+// lmsHold keeps one request of a route waiting (Hold).
+type lmsHold struct{ arrived, release chan struct{} }
 
 // LMSEnrollment is an enrollment as the LMS stores it.
 type LMSEnrollment struct {
@@ -351,6 +355,37 @@ func (l *LMS) Stats() LMSStats {
 	return l.stats
 }
 
+// Hold makes the next request to route wait, before anything else happens to it, until
+// release is called (or its client goes away); arrived is closed when it has come. Tests use
+// it to keep a call in flight while something else happens.
+func (l *LMS) Hold(route string) (arrived <-chan struct{}, release func()) {
+	h := &lmsHold{arrived: make(chan struct{}), release: make(chan struct{})}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.holds == nil {
+		l.holds = map[string]*lmsHold{}
+	}
+	l.holds[route] = h
+	var once sync.Once
+	return h.arrived, func() { once.Do(func() { close(h.release) }) }
+}
+
+// wait holds the request if a Hold is set for its route.
+func (l *LMS) wait(r *http.Request, route string) {
+	l.mu.Lock()
+	h := l.holds[route]
+	delete(l.holds, route)
+	l.mu.Unlock()
+	if h == nil {
+		return
+	}
+	close(h.arrived)
+	select {
+	case <-h.release:
+	case <-r.Context().Done():
+	}
+}
+
 // ServeHTTP answers as the LMS would.
 func (l *LMS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
@@ -361,6 +396,7 @@ func (l *LMS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		l.Log.Add(Call{Route: route, Method: r.Method, Path: r.URL.Path, Query: r.URL.Query(),
 			Header: r.Header.Clone(), Body: body, Status: rec.status})
 	}()
+	l.wait(r, route)
 	if answered, status := l.Faults.Apply(rec, r, route); answered {
 		rec.status = status // 0 when the client went away during a delay
 		return

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 )
 
 const lmsTestCourse = "course-v1:Org+C1+2025"
@@ -155,6 +156,13 @@ func TestLMSEnrollmentAPI(t *testing.T) {
 			lmsDo(t, srv, tok, "POST", path, enroll("verified", "true"))
 		},
 			body: enroll("", "false"), status: 200, want: `"is_active":false`},
+		{name: "deactivate inactive after close", setup: func(l *LMS, tok string, srv *httptest.Server) {
+			lmsDo(t, srv, tok, "POST", path, enroll("audit", "true"))
+			l.Unenroll("bob", lmsTestCourse)
+			l.CloseEnrollment(lmsTestCourse)
+		}, body: enroll("", "false"), status: 400, want: "An error occurred while creating the new course enrollment"},
+		{name: "deactivate missing after close", setup: func(l *LMS, _ string, _ *httptest.Server) { l.CloseEnrollment(lmsTestCourse) },
+			body: enroll("", "false"), status: 400, want: "An error occurred while creating the new course enrollment"},
 		{name: "deactivate other mode", setup: func(l *LMS, tok string, srv *httptest.Server) {
 			lmsDo(t, srv, tok, "POST", path, enroll("verified", "true"))
 		},
@@ -272,5 +280,125 @@ func TestLMSBulk(t *testing.T) {
 	}
 	if s := l.Stats(); s.Created != 1 {
 		t.Errorf("stats = %+v", s)
+	}
+}
+
+// A deactivation of an inactive or missing enrollment goes through the enroll path: the
+// enrollment is created or reactivated, then deactivated.
+func TestLMSDeactivationThroughEnrollPath(t *testing.T) {
+	t.Parallel()
+	l, srv := lmsFixture(t)
+	tok := lmsGetToken(t, srv, "staff")
+	body := `{"user":"bob","is_active":false,"course_details":{"course_id":"` + lmsTestCourse + `"}}`
+	if st, b := lmsDo(t, srv, tok, "POST", "/api/enrollment/v1/enrollment", body); st != 200 || !strings.Contains(b, `"is_active":false`) {
+		t.Fatalf("deactivate missing: %d %s", st, b)
+	}
+	if s := l.Stats(); s != (LMSStats{Created: 1, Deactivated: 1}) {
+		t.Errorf("missing: stats = %+v, want created then deactivated", s)
+	}
+	if st, _ := lmsDo(t, srv, tok, "POST", "/api/enrollment/v1/enrollment", body); st != 200 {
+		t.Fatalf("deactivate inactive: %d", st)
+	}
+	if s := l.Stats(); s != (LMSStats{Created: 1, Reactivated: 1, Deactivated: 2}) {
+		t.Errorf("inactive: stats = %+v, want reactivated then deactivated", s)
+	}
+}
+
+// Accounts not activated yet: the accounts API shows them, the bulk API gives them an
+// allowed record, and activation (or an email change) enrolls them from it.
+func TestLMSAccountActivation(t *testing.T) {
+	t.Parallel()
+	l, srv := lmsFixture(t)
+	tok := lmsGetToken(t, srv, "staff")
+	l.AddInactiveUser("carol", "carol@example.com")
+	if st, b := lmsDo(t, srv, tok, "GET", "/api/user/v1/accounts?email=carol@example.com", ""); st != 200 || !strings.Contains(b, `"is_active":false`) {
+		t.Errorf("lookup: %d %s", st, b)
+	}
+	body := `{"identifiers":"carol@example.com","courses":"` + lmsTestCourse + `","action":"enroll","auto_enroll":true}`
+	st, b := lmsDo(t, srv, tok, "POST", "/api/bulk_enroll/v1/bulk_enroll/", body)
+	if st != 200 || !strings.Contains(b, `"after":{"enrollment":false,"auto_enroll":true,"user":true,"allowed":true}`) {
+		t.Fatalf("bulk for an inactive account: %d %s", st, b)
+	}
+	if es := l.Enrollments(); len(es) != 0 {
+		t.Fatalf("enrolled before activation: %+v", es)
+	}
+
+	const closed = "course-v1:Org+Closed+2025"
+	l.AddCourse(closed, "audit")
+	allowed := `{"email":"carol@example.com","course_id":"` + closed + `","auto_enroll":true}`
+	if st, _ := lmsDo(t, srv, tok, "POST", "/api/enrollment/v1/enrollment_allowed/", allowed); st != 201 {
+		t.Fatalf("allowed: %d", st)
+	}
+	l.CloseEnrollment(closed)
+
+	l.ActivateUser("carol")
+	es := l.Enrollments()
+	if len(es) != 1 || es[0].User != "carol" || es[0].Course != lmsTestCourse || !es[0].IsActive || es[0].Mode != "audit" {
+		t.Errorf("after activation: %+v, want carol enrolled in the open course only", es)
+	}
+	al := l.Allowed()
+	if len(al) != 2 || al[0].User != "carol" || al[1].User != "" {
+		t.Errorf("allowed = %+v, want both kept, the used one linked to carol", al)
+	}
+
+	// The learner loses access; an email change enrolls them again from the linked record.
+	l.Unenroll("carol", lmsTestCourse)
+	l.ChangeEmail("carol", "carol@example.org")
+	if es := l.Enrollments(); !es[0].IsActive {
+		t.Errorf("after an email change: %+v, want enrolled again from the allowed record", es)
+	}
+}
+
+func TestLMSOptionalAPIs(t *testing.T) {
+	t.Parallel()
+	l, srv := lmsFixture(t)
+	tok := lmsGetToken(t, srv, "staff")
+	l.SetEnrollmentAllowedAPI(false)
+	l.SetBulkEnrollAPI(false)
+	allowed := `{"email":"new@example.com","course_id":"` + lmsTestCourse + `","auto_enroll":true}`
+	bulk := `{"identifiers":"new@example.com","courses":"` + lmsTestCourse + `","action":"enroll"}`
+	for _, c := range []struct{ method, path, body string }{
+		{"POST", "/api/enrollment/v1/enrollment_allowed/", allowed},
+		{"DELETE", "/api/enrollment/v1/enrollment_allowed/", allowed},
+		{"POST", "/api/bulk_enroll/v1/bulk_enroll/", bulk},
+	} {
+		if st, b := lmsDo(t, srv, tok, c.method, c.path, c.body); st != 404 || !strings.Contains(b, "<title>Not Found</title>") {
+			t.Errorf("%s %s: %d %s, want Django's HTML 404", c.method, c.path, st, b)
+		}
+	}
+	l.SetEnrollmentAllowedAPI(true)
+	if st, _ := lmsDo(t, srv, tok, "POST", "/api/enrollment/v1/enrollment_allowed/", allowed); st != 201 {
+		t.Errorf("back on: %d", st)
+	}
+}
+
+func TestLMSRateLimitAnswers(t *testing.T) {
+	t.Parallel()
+	l, srv := lmsFixture(t)
+	l.Faults.Inject("token", RateLimitedPage(1))
+	res, err := http.PostForm(srv.URL+"/oauth2/access_token", url.Values{
+		"grant_type": {"client_credentials"}, "client_id": {"staff"}, "client_secret": {"pw"}, "token_type": {"jwt"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 403 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(b), "<h1>403 Forbidden</h1>") {
+		t.Errorf("rate-limited token: %d %s %s", res.StatusCode, res.Header.Get("Content-Type"), b)
+	}
+	tok := lmsGetToken(t, srv, "staff")
+
+	l.Faults.Inject("account", Throttled(1500*time.Millisecond, 1))
+	req, _ := http.NewRequest("GET", srv.URL+"/api/user/v1/accounts?email=bob@example.com", nil)
+	req.Header.Set("Authorization", "JWT "+tok)
+	res, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 429 || res.Header.Get("Retry-After") != "2" || !strings.Contains(string(b), "Expected available in 2 seconds.") {
+		t.Errorf("throttled: %d Retry-After %q %s", res.StatusCode, res.Header.Get("Retry-After"), b)
 	}
 }
