@@ -14,15 +14,15 @@ type LMS interface {
 	// Enrollment reports whether the learner already has an active enrollment in course
 	// (false for a learner without an account).
 	Enrollment(ctx context.Context, email, course string) (EnrollResult, bool, error)
-	// Unenroll takes the learner's access to course away: the enrollment is deactivated, or
-	// the enrollment_allowed of a learner without an account is deleted.
+	// Unenroll takes the learner's access to course away (SPEC §2.8): an active enrollment
+	// is deactivated, and the learner's enrollment_allowed is deleted, account or not.
 	Unenroll(ctx context.Context, email, course string) error
 }
 
 // EnrollResult says how a learner was enrolled.
 type EnrollResult struct {
 	Username string // the LMS account, "" when Allowed
-	Allowed  bool   // no account yet: an enrollment_allowed with auto_enroll was recorded
+	Allowed  bool   // no account yet, or not activated: an enrollment_allowed with auto_enroll was recorded
 }
 
 // Shop is the WooCommerce REST API as the service uses it. Implemented by internal/woocommerce.

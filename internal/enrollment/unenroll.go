@@ -11,8 +11,8 @@ import (
 
 // processUnenroll takes access away for an order that moved into an UNENROLL_ON status
 // (every enrolled line) or that got a refund covering whole course lines. Access is counted
-// per learner and course across orders: a line whose course another order still grants is
-// kept. Lines are claimed first, which also withdraws this order's grant, so two orders
+// per learner and course across orders: a line whose course another order still grants, or
+// is enrolling at this moment (OrderRecord.AccessKeys), is kept. Lines are claimed first, which also withdraws this order's grant, so two orders
 // refunded at once both see the other's grant gone.
 func (s *Service) processUnenroll(ctx context.Context, j Job, attempt int) error {
 	refunded := map[int64]bool{}

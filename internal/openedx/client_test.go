@@ -700,7 +700,7 @@ func TestThrottle(t *testing.T) {
 		lms.Faults.Inject("enroll", sandbox.Throttled(time.Minute, 1))
 		c := newClient(url)
 		_, err := c.Enroll(ctx, alice, audit, "1")
-		if err == nil || enrollment.IsPermanent(err) || !strings.Contains(err.Error(), "wait 1m0s") ||
+		if err == nil || enrollment.IsPermanent(err) || !strings.Contains(err.Error(), "during the next 1m0s") ||
 			!strings.Contains(err.Error(), "Expected available in 60 seconds") {
 			t.Fatalf("err = %v, want a transient error with the wait and the LMS's message", err)
 		}

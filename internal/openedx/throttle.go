@@ -49,8 +49,8 @@ type throttledError struct {
 }
 
 func (e *throttledError) Error() string {
-	return fmt.Sprintf("the LMS is rate limiting the service and asked it to wait %s before its next request "+
-		"(429 Retry-After; %q): the job is left for a later retry", e.wait.Round(time.Second), e.msg)
+	return fmt.Sprintf("the LMS is rate limiting the service: it asked for no request during the next %s (429 Retry-After, %q)",
+		e.wait.Round(time.Second), e.msg)
 }
 
 // waitOut waits d inside the call when it is short, the call has not waited too often, and

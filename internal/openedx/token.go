@@ -80,9 +80,9 @@ func tokenError(err error) error {
 			"get an LMS access token: the LMS rejected the OAuth client id and secret (%d %s); "+
 				"check the OAuth application (client credentials grant) in the LMS admin", status, msg))
 	case status == http.StatusForbidden:
-		return fmt.Errorf("get an LMS access token: the token endpoint answered 403 without an OAuth error (%s), "+
-			"as its rate limit does; will retry", msg)
+		return fmt.Errorf("get an LMS access token: the token endpoint refused the request without an OAuth error, "+
+			"as its rate limiter does (403 %q)", msg)
 	default:
-		return fmt.Errorf("get an LMS access token: the token endpoint answered %d (%s); will retry", status, msg)
+		return fmt.Errorf("get an LMS access token: the token endpoint failed (%d %q)", status, msg)
 	}
 }
