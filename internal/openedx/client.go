@@ -380,7 +380,7 @@ const maxBody = 1 << 20
 // token and retries once with a fresh one; a second 401 is permanent. A 429 with a
 // Retry-After (from the API or the token endpoint) is waited out inside the call when it is
 // short, and otherwise returned as a transient error; the wait is remembered, so calls
-// made before it has passed do not reach the LMS (see MaxInlineWait). Network errors and
+// made before it has passed do not reach the LMS (see maxInlineWait). Network errors and
 // timeouts are returned as transient errors; every answer else is returned for the caller
 // to classify.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, body any) (*response, error) {

@@ -10,11 +10,11 @@ import (
 	"time"
 )
 
-// MaxInlineWait is the longest Retry-After the client waits out inside a call. A longer one
+// maxInlineWait is the longest Retry-After the client waits out inside a call. A longer one
 // is returned as a transient error, so that the job ends and Pub/Sub's backoff runs; until
 // it has passed, the client makes no request to the LMS (every call returns that error
 // again), so that other lines and jobs do not hammer the throttle either.
-const MaxInlineWait = 5 * time.Second
+const maxInlineWait = 5 * time.Second
 
 // maxInlineWaits bounds how many times one call waits before giving up.
 const maxInlineWaits = 3
@@ -56,7 +56,7 @@ func (e *throttledError) Error() string {
 // waitOut waits d inside the call when it is short, the call has not waited too often, and
 // ctx leaves time for it; otherwise it returns a throttledError.
 func waitOut(ctx context.Context, d time.Duration, msg string, waits *int) error {
-	if d > MaxInlineWait || *waits >= maxInlineWaits {
+	if d > maxInlineWait || *waits >= maxInlineWaits {
 		return &throttledError{wait: d, msg: msg}
 	}
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= d {
