@@ -298,10 +298,14 @@ func RateLimitedPage(times int) Fault {
 // available in N seconds."} and Retry-After: N (the wait rounded up to whole seconds).
 func Throttled(wait time.Duration, times int) Fault {
 	secs := int((wait + time.Second - 1) / time.Second)
+	unit := "seconds" // rest_framework/exceptions.py Throttled.extra_detail_plural
+	if secs == 1 {
+		unit = "second"
+	}
 	return Fault{
 		Status: http.StatusTooManyRequests, Times: times,
 		Header: http.Header{"Retry-After": {strconv.Itoa(secs)}},
-		Body:   fmt.Sprintf(`{"detail":"Request was throttled. Expected available in %d seconds."}`, secs),
+		Body:   fmt.Sprintf(`{"detail":"Request was throttled. Expected available in %d %s."}`, secs, unit),
 	}
 }
 
