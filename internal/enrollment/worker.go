@@ -78,13 +78,19 @@ func (s *Service) enrollLines(ctx context.Context, j Job, attempt int) (retry er
 	claim := newClaimID()
 	var work []LineState
 	var order Order
-	busy := 0
+	busy, unpaid := 0, false
 	_, err = s.Store.Update(ctx, j.OrderID, func(rec *OrderRecord) ([]Job, error) {
-		work, busy = work[:0], 0
+		work, busy, unpaid = work[:0], 0, false
 		order = rec.Snapshot.Order
 		email := order.LearnerEmail()
 		if IsClosed(rec.Status) {
 			return nil, nil // cancelled, refunded or failed since the job was queued
+		}
+		if rec.PaidBy == "" {
+			// Whoever sent this job, the payment is not established (SPEC §2.6): a
+			// confirm-method order waits for its confirmation or an admin's move.
+			unpaid = true
+			return nil, nil
 		}
 		for i := range rec.Lines {
 			l := &rec.Lines[i]
@@ -117,6 +123,10 @@ func (s *Service) enrollLines(ctx context.Context, j Job, attempt int) (retry er
 	}
 	if err != nil {
 		return nil, fmt.Errorf("claim lines of order %d: %w", j.OrderID, err)
+	}
+	if unpaid {
+		s.log().WarnContext(ctx, "enroll job for an order whose payment is not established: nothing enrolled", "order", j.OrderID, "job", j.ID)
+		return nil, nil
 	}
 	// Lines claimed by another worker are in flight, or their worker died: come back after
 	// the claim's lease so that a dead worker's lines are taken over, not forgotten.
