@@ -32,8 +32,9 @@ const (
 	NameSweep   = "Sweep"
 )
 
-// jobTimeout bounds one job; it stays below the production ack deadline (300 s) and the
-// claim lease, so a claim never outlives the worker that holds it.
+// jobTimeout bounds one job; it stays below the production ack deadline (300 s). A job may
+// outlast a claim's lease (enrollment.DefaultLease): each claim covers one piece of work,
+// bounded on its own, and a job waiting for another worker's claim stops in time.
 const jobTimeout = 240 * time.Second
 
 // App is the service wired from its configuration: the four functions and what they share.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -303,5 +304,34 @@ func TestConfirmLinkOfCancelledOrder(t *testing.T) {
 	time.Sleep(time.Second)
 	if len(st.LMS.Log.Calls("enroll")) != 0 || status(st, id) != "cancelled" || record(t, st, id).Confirmed != nil {
 		t.Error("a cancelled order was confirmed")
+	}
+}
+
+// An enroll job for a bank-transfer order nobody confirmed enrolls nothing, whoever sent it
+// (SPEC §2.6): a forged or stray push cannot skip the confirmation.
+func TestEnrollJobForUnconfirmedOrderEnrollsNothing(t *testing.T) {
+	t.Parallel()
+	var logs logBuffer
+	st := newStack(t, withLogs(&logs))
+	id := st.Shop.CreateOrder(bacsOrder(course("Intro to Python", coursePy)))
+	waitFor(t, "the confirmation email", 30*time.Second, func() bool { return len(st.Mail.Messages()) == 1 })
+	rec := record(t, st, id)
+	if err := st.App.Publisher.Publish(context.Background(), enrollment.Job{
+		ID: "forged-1", Kind: enrollment.JobEnroll, OrderID: id, Gen: rec.EnrollGen + 1, CreatedAt: time.Now(),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the forged job to be acknowledged", 30*time.Second, func() bool {
+		return strings.Contains(logs.String(), `"msg":"job done","order":`+strconv.FormatInt(id, 10)+`,"job":"forged-1"`)
+	})
+	st.Shop.Wait()
+	if n := len(st.LMS.Log.Calls("enroll")) + len(st.LMS.Log.Calls("allowed")); n != 0 {
+		t.Errorf("%d LMS enrollment calls for an unconfirmed bank transfer", n)
+	}
+	if s := status(st, id); s != "on-hold" {
+		t.Errorf("order is %q, want on-hold", s)
+	}
+	if r := record(t, st, id); r.Lines[0].State != enrollment.LinePending {
+		t.Errorf("line state %q, want pending", r.Lines[0].State)
 	}
 }

@@ -359,12 +359,24 @@ func TestBrowserConfirmsBankTransfer(t *testing.T) {
 
 			// Back, and submit again if the browser shows the old form (it may instead load the
 			// page anew, which then says the payment is already confirmed).
-			brDo(t, tab, "go back", chromedp.NavigateBack())
+			// The form posted to the bare URL, so Back returns to the link's own page
+			// (GET), which the browser may restore without a load event: press Back and
+			// wait for the page to change rather than for a load.
+			brDo(t, tab, "go back", chromedp.Evaluate[chromedp.Void](`history.back()`))
+			waitFor(t, "the page before the confirmation", 20*time.Second, func() bool {
+				id, err := chromedp.Run(tab, chromedp.Evaluate[string](`(document.querySelector("main") || {}).id || ""`))
+				return err == nil && id != "confirmed" && id != ""
+			})
 			switch id := brMainID(t, tab); id {
 			case "summary":
-				if code := brSubmit(t, tab, "button#confirm"); code != http.StatusOK {
-					t.Fatalf("POST again after Back: HTTP %d, want 200", code)
-				}
+				// The browser restored the page from its back-forward cache, which
+				// chromedp's DOM queries do not follow: press the button from the page's
+				// own script, then wait for the answer page below.
+				brDo(t, tab, "submit the old form again", chromedp.Evaluate[chromedp.Void](`document.querySelector("button#confirm").click()`))
+				waitFor(t, "the answer to the old form", 20*time.Second, func() bool {
+					id, err := chromedp.Run(tab, chromedp.Evaluate[string](`(document.querySelector("main") || {}).id || ""`))
+					return err == nil && id == "already-confirmed"
+				})
 				t.Log("Back showed the old form; submitted it again")
 			case "already-confirmed":
 				t.Log("Back loaded the page anew")

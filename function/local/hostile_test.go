@@ -261,6 +261,8 @@ func hostileConfirm(t *testing.T, st *local.Stack, method, token string, form ur
 			form = url.Values{"t": {token}}
 		}
 		resp, err = http.PostForm(st.Config.ConfirmURL, form)
+	case "POST-URL":
+		resp, err = http.Post(st.Config.ConfirmURL+"?"+url.Values{"t": {token}}.Encode(), "application/x-www-form-urlencoded", nil)
 	default:
 		req, _ := http.NewRequest(method, st.Config.ConfirmURL+"?"+url.Values{"t": {token}}.Encode(), nil)
 		resp, err = http.DefaultClient.Do(req)
@@ -359,6 +361,9 @@ func TestHostileConfirmRequests(t *testing.T) {
 		{"POST A's token expired", http.MethodPost, st.App.Signer.Sign(idA, time.Now().Add(-st.Config.ConfirmLinkTTL-time.Hour)), nil, http.StatusGone, "expired", "#HOSTILE-A", ""},
 		{"POST token for an unknown order", http.MethodPost, st.App.Signer.Sign(987654, time.Now()), nil, http.StatusNotFound, "", "", "HOSTILE"},
 		{"DELETE with A's token", http.MethodDelete, tokA, nil, http.StatusMethodNotAllowed, "", "", "HOSTILE"},
+		// SPEC §2.5b: a POST's token travels in the body; one in the URL (where request
+		// logs keep it) confirms nothing.
+		{"POST A's token in the URL, not the body", "POST-URL", tokA, nil, http.StatusBadRequest, "invalid", "", "HOSTILE"},
 	}
 	for _, c := range cases {
 		code, page, body := hostileConfirm(t, st, c.method, c.token, c.form)
@@ -375,10 +380,24 @@ func TestHostileConfirmRequests(t *testing.T) {
 		rows = append(rows, hostileRow{c.name, code, unchanged(t)})
 	}
 
-	// The genuine confirmation, then the same POST replayed.
-	if code, page, _ := hostileConfirm(t, st, http.MethodPost, tokA, nil); code != http.StatusOK || page != "confirmed" {
-		t.Fatalf("genuine POST: HTTP %d main#%s; want 200 main#confirmed", code, page)
+	// The genuine confirmation, with a forged first X-Forwarded-For hop (the client's to
+	// write; Cloud Run's front end appends the address it saw), then the same POST replayed.
+	req, _ := http.NewRequest(http.MethodPost, st.Config.ConfirmURL, strings.NewReader(url.Values{"t": {tokA}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Forwarded-For", "203.0.113.66, 198.51.100.23")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
 	}
+	confirmedPage, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(confirmedPage), `<main id="confirmed"`) {
+		t.Fatalf("genuine POST: HTTP %d; want 200 main#confirmed:\n%s", resp.StatusCode, confirmedPage)
+	}
+	if ip := record(t, st, idA).Confirmed.IP; ip != "198.51.100.23" {
+		t.Errorf("recorded IP %q; want the front end's hop 198.51.100.23, not the forged 203.0.113.66", ip)
+	}
+	rows = append(rows, hostileRow{"POST A's token, X-Forwarded-For: forged, real", http.StatusOK, "yes: IP recorded is the last hop"})
 	waitFor(t, "order A completed", 30*time.Second, func() bool { return status(st, idA) == "completed" })
 	waitFor(t, "order A's completion recorded", 30*time.Second, func() bool { return record(t, st, idA).Completion.Noted })
 	hostileSettled(t, st, idA, idB)
@@ -436,4 +455,38 @@ func recordDiff(a, b *enrollment.OrderRecord) string {
 		}
 	}
 	return strings.Join(out, "; ")
+}
+
+// A buyer's address written to add recipients or headers to the staff's reply (RFC 6068
+// mailto: ?cc=…&subject=…) reaches the confirmation email as a link to that one address.
+func TestHostileBuyerEmailInMailto(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	spec := bacsOrder(course("Intro to Python", coursePy))
+	spec.Number = "HOSTILE-MAILTO"
+	spec.Email = ptr("x?cc=other@evil.example&subject=hi@shop.example")
+	st.Shop.CreateOrder(spec)
+	hostileToken(t, st, "HOSTILE-MAILTO")
+	var links []string
+	for _, m := range st.Mail.Messages() {
+		if !strings.Contains(m.Subject, "#HOSTILE-MAILTO:") {
+			continue
+		}
+		for _, l := range hostileLinkRE.FindAllStringSubmatch(m.HTML, -1) {
+			if href := html.UnescapeString(l[1]); strings.HasPrefix(href, "mailto:") {
+				links = append(links, href)
+			}
+		}
+	}
+	if len(links) != 1 {
+		t.Fatalf("mailto links %q, want one", links)
+	}
+	u, err := url.Parse(links[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.RawQuery != "" || strings.ContainsAny(u.Opaque, "?&,") {
+		t.Errorf("the staff email's mailto link %q adds headers or recipients", links[0])
+	}
+	logHostileTable(t, "hostile buyer email", []hostileRow{{"billing.email x?cc=other@evil.example&subject=…", http.StatusOK, "mailto: " + links[0]}})
 }

@@ -1,12 +1,14 @@
 package local_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -124,4 +126,33 @@ func enrollmentsOf(st *local.Stack) []string {
 		out = append(out, e.User+" "+e.Course+" "+e.Mode)
 	}
 	return out
+}
+
+// logBuffer keeps a stack's log lines for tests that read them.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// withLogs sends the stack's logs (JSON, as in production) to buf too.
+func withLogs(buf *logBuffer) stackOpt {
+	return func(_ map[string]string, o *local.Options) {
+		var w io.Writer = buf
+		if os.Getenv("TEST_LOG") != "" {
+			w = io.MultiWriter(buf, os.Stderr)
+		}
+		o.Log = slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 }

@@ -3,6 +3,7 @@ package confirm
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -79,7 +80,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := h.log().With("order_id", id)
-	o, state, err := h.Confirmer.ConfirmationSummary(ctx, id)
+	v, err := h.Confirmer.ConfirmationSummary(ctx, id)
 	switch {
 	case errors.Is(err, enrollment.ErrOrderNotFound):
 		log.WarnContext(ctx, "confirm link for an unknown order")
@@ -90,9 +91,10 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusServiceUnavailable, page{Kind: kindLoadFailed, Number: strconv.FormatInt(id, 10)})
 		return
 	}
-	p := orderPage(id, o)
+	p := orderPage(id, v)
+	p.Action = r.URL.Path
 	status := http.StatusOK
-	switch state {
+	switch v.State {
 	case enrollment.ConfirmAwaiting:
 		p.Kind, p.Token = kindSummary, r.URL.Query().Get("t")
 	case enrollment.ConfirmDone:
@@ -102,7 +104,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	default:
 		p.Kind = kindHandled
 	}
-	log.InfoContext(ctx, "confirm page shown", "state", string(state))
+	log.InfoContext(ctx, "confirm page shown", "state", string(v.State))
 	h.render(w, status, p)
 }
 
@@ -117,17 +119,17 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		h.render(w, status, page{Kind: kindBadRequest})
 		return
 	}
+	// The token travels in the body only (SPEC §2.5b): the page's form posts it to the
+	// bare URL, so no request log holds the token of a POST. A token in a POST's query
+	// string is not read.
 	token := r.PostForm.Get("t")
-	if token == "" {
-		token = r.URL.Query().Get("t")
-	}
 	id, ok := h.verify(w, r, token)
 	if !ok {
 		return
 	}
 	log := h.log().With("order_id", id)
 	who := enrollment.Confirmation{At: h.now(), IP: clientIP(r), UserAgent: truncate(r.UserAgent(), maxUserAgent)}
-	o, state, err := h.Confirmer.ConfirmPayment(ctx, id, who)
+	v, err := h.Confirmer.ConfirmPayment(ctx, id, who)
 	switch {
 	case errors.Is(err, enrollment.ErrOrderNotFound):
 		log.WarnContext(ctx, "confirm post for an unknown order")
@@ -135,12 +137,12 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		return
 	case err != nil:
 		log.ErrorContext(ctx, "confirm payment", "error", err)
-		h.render(w, http.StatusServiceUnavailable, page{Kind: kindNotConfirmed, Number: strconv.FormatInt(id, 10), Token: token})
+		h.render(w, http.StatusServiceUnavailable, page{Kind: kindNotConfirmed, Number: strconv.FormatInt(id, 10), Token: token, Action: r.URL.Path})
 		return
 	}
-	p := orderPage(id, o)
+	p := orderPage(id, v)
 	status := http.StatusOK
-	switch state {
+	switch v.State {
 	case enrollment.ConfirmAwaiting:
 		p.Kind = kindConfirmed
 		log.InfoContext(ctx, "payment confirmed through link", "ip", who.IP)
@@ -152,17 +154,19 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		log.InfoContext(ctx, "confirm link for a closed order")
 	default:
 		p.Kind = kindHandled
-		log.InfoContext(ctx, "order already handled in the shop", "state", string(state))
+		log.InfoContext(ctx, "order already handled in the shop", "state", string(v.State))
 	}
 	h.render(w, status, p)
 }
 
-// orderPage is a page about the order with this id, showing o when the Confirmer returned it.
-func orderPage(id int64, o *enrollment.Order) page {
-	if o == nil {
-		return page{Number: strconv.FormatInt(id, 10)}
+// orderPage is a page about the order with this id, showing the order when the Confirmer
+// returned it, and who confirmed it when someone has.
+func orderPage(id int64, v enrollment.ConfirmView) page {
+	p := page{Number: strconv.FormatInt(id, 10), Confirmed: v.Confirmed}
+	if v.Order != nil {
+		p.Order, p.Number = v.Order, v.Order.DisplayNumber()
 	}
-	return page{Order: o, Number: o.DisplayNumber()}
+	return p
 }
 
 // verify checks the token; when it is not usable it writes the error page and returns false.
@@ -175,8 +179,8 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request, token string) (
 		h.log().InfoContext(r.Context(), "expired confirm link", "order_id", id)
 		// The signature was good, so the id is ours: name the order to move by hand.
 		p := page{Kind: kindExpired, Number: strconv.FormatInt(id, 10)}
-		if o, _, err := h.Confirmer.ConfirmationSummary(r.Context(), id); err == nil && o != nil {
-			p.Number = o.DisplayNumber()
+		if v, err := h.Confirmer.ConfirmationSummary(r.Context(), id); err == nil && v.Order != nil {
+			p.Number = v.Order.DisplayNumber()
 		}
 		h.render(w, http.StatusGone, p)
 	case errors.Is(err, ErrForged):
@@ -197,8 +201,13 @@ func (h *Handler) render(w http.ResponseWriter, status int, p page) {
 	p.T = catalog[p.Lang]
 	p.Text = p.T.Pages[p.Kind]
 	p.Shop = h.ShopName
-	if p.Order != nil {
+	// Once the payment is confirmed the page names who confirmed it and when, and no
+	// longer shows the customer's details: the link may be forwarded or left open.
+	if p.Order != nil && p.Kind != kindConfirmed && p.Kind != kindAlready {
 		p.Details = details(p.Order, p.Lang)
+	}
+	if c := p.Confirmed; c != nil && (p.Kind == kindConfirmed || p.Kind == kindAlready) {
+		p.ConfirmedBy = fmt.Sprintf(p.T.ConfirmedBy, formatDate(c.At.UTC(), p.Lang)+" UTC", c.IP)
 	}
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, p); err != nil {
@@ -217,13 +226,15 @@ func (h *Handler) render(w http.ResponseWriter, status int, p page) {
 	w.Write(buf.Bytes())
 }
 
-// clientIP is the first X-Forwarded-For entry (what the client or the first proxy claims;
-// recorded for the audit trail, never used for access decisions), else the peer address.
+// clientIP is the address Cloud Run's front end saw: the last X-Forwarded-For hop, which
+// the Google front end appends to whatever the client sent (the first hops are the
+// client's to write, so anyone could put any address there). Recorded for the audit trail,
+// never used for access decisions. Without the header (local runs), the peer address.
 func clientIP(r *http.Request) string {
-	if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-		first, _, _ := strings.Cut(xff, ",")
-		if first = strings.TrimSpace(first); first != "" {
-			return truncate(first, 64)
+	if xffs := r.Header.Values("X-Forwarded-For"); len(xffs) > 0 {
+		hops := strings.Split(xffs[len(xffs)-1], ",")
+		if last := strings.TrimSpace(hops[len(hops)-1]); last != "" {
+			return truncate(last, 64)
 		}
 	}
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {

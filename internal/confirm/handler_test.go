@@ -28,13 +28,14 @@ type fakeConfirmer struct {
 	confirms   int // ConfirmPayment calls
 	queued     int // confirmations that changed the state (would queue enrollment)
 	recorded   []enrollment.Confirmation
+	who        map[int64]*enrollment.Confirmation
 	summaryErr error // returned by ConfirmationSummary only, when set
 }
 
 var _ enrollment.Confirmer = (*fakeConfirmer)(nil)
 
 func newFake(orders ...*enrollment.Order) *fakeConfirmer {
-	f := &fakeConfirmer{orders: map[int64]*enrollment.Order{}, state: map[int64]enrollment.ConfirmState{}}
+	f := &fakeConfirmer{orders: map[int64]*enrollment.Order{}, state: map[int64]enrollment.ConfirmState{}, who: map[int64]*enrollment.Confirmation{}}
 	for _, o := range orders {
 		f.orders[o.ID] = o
 		f.state[o.ID] = enrollment.ConfirmAwaiting
@@ -42,41 +43,42 @@ func newFake(orders ...*enrollment.Order) *fakeConfirmer {
 	return f
 }
 
-func (f *fakeConfirmer) ConfirmationSummary(_ context.Context, id int64) (*enrollment.Order, enrollment.ConfirmState, error) {
+func (f *fakeConfirmer) ConfirmationSummary(_ context.Context, id int64) (enrollment.ConfirmView, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.summaries++
 	if f.err != nil {
-		return nil, "", f.err
+		return enrollment.ConfirmView{}, f.err
 	}
 	if f.summaryErr != nil {
-		return nil, "", f.summaryErr
+		return enrollment.ConfirmView{}, f.summaryErr
 	}
 	o, ok := f.orders[id]
 	if !ok {
-		return nil, "", enrollment.ErrOrderNotFound
+		return enrollment.ConfirmView{}, enrollment.ErrOrderNotFound
 	}
-	return o, f.state[id], nil
+	return enrollment.ConfirmView{Order: o, State: f.state[id], Confirmed: f.who[id]}, nil
 }
 
-func (f *fakeConfirmer) ConfirmPayment(_ context.Context, id int64, who enrollment.Confirmation) (*enrollment.Order, enrollment.ConfirmState, error) {
+func (f *fakeConfirmer) ConfirmPayment(_ context.Context, id int64, who enrollment.Confirmation) (enrollment.ConfirmView, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.confirms++
 	if f.err != nil {
-		return nil, "", f.err
+		return enrollment.ConfirmView{}, f.err
 	}
 	o, ok := f.orders[id]
 	if !ok {
-		return nil, "", enrollment.ErrOrderNotFound
+		return enrollment.ConfirmView{}, enrollment.ErrOrderNotFound
 	}
 	before := f.state[id]
 	if before == enrollment.ConfirmAwaiting {
 		f.state[id] = enrollment.ConfirmDone
 		f.queued++
 		f.recorded = append(f.recorded, who)
+		f.who[id] = &who
 	}
-	return o, before, nil
+	return enrollment.ConfirmView{Order: o, State: before, Confirmed: f.who[id]}, nil
 }
 
 func (f *fakeConfirmer) counts() (summaries, confirms, queued int) {
@@ -238,7 +240,7 @@ func TestEveryPageKind(t *testing.T) {
 		{"GET awaiting", nil, getReq(1), 200, kindSummary,
 			[]string{"Confirm payment", "Order #A-1", "Ana Pérez", "ana@example.com", "Direct bank transfer",
 				"Python for Data Science", "100000.00 ARS", "150000.00 ARS", "February 27, 2026, 9:30 AM",
-				`<form method="post">`, `name="t"`, `id="confirm"`, "Confirm payment received"}},
+				`<form method="post" action="/">`, `name="t"`, `id="confirm"`, "Confirm payment received"}},
 		{"GET done", done, getReq(1), 200, kindAlready, []string{"already confirmed", "Order #A-1", "nothing more to do"}},
 		{"GET handled", handled, getReq(1), 200, kindHandled, []string{"already being handled", "Processing or Completed", "Order #A-1"}},
 		{"POST awaiting", nil, postReq(1), 200, kindConfirmed, []string{"Payment confirmed", "being enrolled", "marked Completed", "Order #A-1"}},
@@ -381,16 +383,61 @@ func TestPostConfirmsOnce(t *testing.T) {
 	}
 }
 
+// A POST's token is read from the body only (SPEC §2.5b): one in the query string, where
+// request logs would keep it, confirms nothing.
 func TestPostTokenInQuery(t *testing.T) {
 	t.Parallel()
 	e := newEnv("en", bacsOrder(1))
 	r := httptest.NewRequest(http.MethodPost, "/?t="+e.token(1), nil)
-	checkPage(t, e.do(r), 200, kindConfirmed)
-	// The form field wins over the query: a forged field is not rescued by a good query.
+	checkPage(t, e.do(r), 400, kindInvalid)
+	if _, _, queued := e.fake.counts(); queued != 0 {
+		t.Errorf("a token in a POST's URL queued %d enrollments", queued)
+	}
+	// A forged field is not rescued by a good query either.
 	e2 := newEnv("en", bacsOrder(1))
 	checkPage(t, e2.do(formReq("/?t="+e2.token(1), NewSigner(otherKey, time.Hour).Sign(1, t0))), 403, kindForged)
 	if _, _, queued := e2.fake.counts(); queued != 0 {
 		t.Errorf("queued %d", queued)
+	}
+}
+
+// Every form posts to the bare path, so the token is never in a POST's URL.
+func TestFormPostsToBarePath(t *testing.T) {
+	t.Parallel()
+	e := newEnv("en", bacsOrder(1))
+	r := httptest.NewRequest(http.MethodGet, "/Confirm?t="+e.token(1)+"&utm_source=mail", nil)
+	body := checkPage(t, e.do(r), 200, kindSummary, `<form method="post" action="/Confirm">`)
+	if strings.Count(body, "<form") != 1 || strings.Contains(body, `action="/Confirm?`) {
+		t.Errorf("the form posts to the URL with its query string:\n%s", body)
+	}
+	e.fake.err = errors.New("deadline exceeded")
+	w := e.do(formReq("/Confirm", e.token(1)))
+	checkPage(t, w, 503, kindNotConfirmed, `<form method="post" action="/Confirm">`)
+}
+
+// Once confirmed, the page says who confirmed and when, and shows none of the customer's
+// details (the link may be forwarded or left open on a shared screen).
+func TestConfirmedPageNamesWhoAndWhen(t *testing.T) {
+	t.Parallel()
+	for _, lang := range []string{"en", "es"} {
+		e := newEnv(lang, bacsOrder(1))
+		r := formReq("/", e.token(1))
+		r.Header.Set("X-Forwarded-For", "198.51.100.23")
+		want := map[string]string{
+			"en": "confirmed through this link on March 1, 2026, 1:00 PM UTC, from the IP address 198.51.100.23",
+			"es": "se confirmó con este enlace el 1 de marzo de 2026, 13:00 UTC, desde la dirección IP 198.51.100.23",
+		}[lang]
+		for i, w := range []*httptest.ResponseRecorder{e.do(r), e.post(t, e.token(1)), e.get(t, e.token(1))} {
+			body := w.Body.String()
+			if !strings.Contains(body, want) {
+				t.Errorf("%s page %d does not say who and when (%q):\n%s", lang, i, want, body)
+			}
+			for _, private := range []string{"Ana", "Pérez", "ana@example.com", "Python for Data Science", "150000"} {
+				if strings.Contains(body, private) {
+					t.Errorf("%s page %d shows the customer's %q after confirmation", lang, i, private)
+				}
+			}
+		}
 	}
 }
 
@@ -399,8 +446,11 @@ func TestClientIP(t *testing.T) {
 	tests := []struct{ xff, remote, want string }{
 		{"", "198.51.100.7:5555", "198.51.100.7"},
 		{"203.0.113.9", "10.0.0.1:1", "203.0.113.9"},
-		{" 203.0.113.9 , 10.1.1.1, 10.2.2.2", "10.0.0.1:1", "203.0.113.9"},
-		{"2001:db8::1, 10.1.1.1", "10.0.0.1:1", "2001:db8::1"},
+		// Cloud Run's front end appends the address it saw; what comes before is the
+		// client's to write, so a forged first hop is never recorded.
+		{" 203.0.113.9 , 10.1.1.1, 10.2.2.2", "10.0.0.1:1", "10.2.2.2"},
+		{"1.2.3.4, 2001:db8::1", "10.0.0.1:1", "2001:db8::1"},
+		{"forged-by-client, 198.51.100.23 ", "10.0.0.1:1", "198.51.100.23"},
 		{"", "[2001:db8::2]:443", "2001:db8::2"},
 		{"", "not-an-address", "not-an-address"},
 	}
@@ -521,8 +571,15 @@ func TestEscapesOrderData(t *testing.T) {
 	o.Lines[0].Name = `</td><script>alert(2)</script>`
 	o.PaymentMethodTitle = `<i>Bank</i>`
 	e := newEnv("en", o)
-	for _, w := range []*httptest.ResponseRecorder{e.get(t, e.token(1)), e.post(t, e.token(1))} {
+	for i, w := range []*httptest.ResponseRecorder{e.get(t, e.token(1)), e.post(t, e.token(1))} {
 		body := w.Body.String()
+		if i == 1 {
+			// The confirmed page shows no customer data; only the number remains.
+			if !strings.Contains(body, "&lt;b&gt;7&lt;/b&gt;") || strings.Contains(body, "<b>7") || strings.Contains(body, "alert") {
+				t.Errorf("confirmed page escaping:\n%s", body)
+			}
+			continue
+		}
 		for _, bad := range []string{"<script", "<img", "<b>7", "<i>Bank"} {
 			if strings.Contains(body, bad) {
 				t.Errorf("page contains unescaped %q", bad)
@@ -546,12 +603,12 @@ func TestNilOrderFromConfirmer(t *testing.T) {
 
 type nilOrderConfirmer struct{}
 
-func (nilOrderConfirmer) ConfirmationSummary(context.Context, int64) (*enrollment.Order, enrollment.ConfirmState, error) {
-	return nil, enrollment.ConfirmAwaiting, nil
+func (nilOrderConfirmer) ConfirmationSummary(context.Context, int64) (enrollment.ConfirmView, error) {
+	return enrollment.ConfirmView{State: enrollment.ConfirmAwaiting}, nil
 }
 
-func (nilOrderConfirmer) ConfirmPayment(context.Context, int64, enrollment.Confirmation) (*enrollment.Order, enrollment.ConfirmState, error) {
-	return nil, enrollment.ConfirmAwaiting, nil
+func (nilOrderConfirmer) ConfirmPayment(context.Context, int64, enrollment.Confirmation) (enrollment.ConfirmView, error) {
+	return enrollment.ConfirmView{State: enrollment.ConfirmAwaiting}, nil
 }
 
 func TestErrorsAreLogged(t *testing.T) {

@@ -39,6 +39,10 @@ type page struct {
 	Order   *enrollment.Order // non-nil: show the order's details
 	Details *orderDetails
 	Token   string // non-empty: show the Confirm form posting it
+	Action  string // where the form posts: the page's own path, without the query string
+	// Confirmed is who confirmed the payment and when; ConfirmedBy is that sentence.
+	Confirmed   *enrollment.Confirmation
+	ConfirmedBy string
 }
 
 // orderDetails is an order formatted for the page.
@@ -114,6 +118,7 @@ type texts struct {
 	Order, Date, Customer, Email, PaymentMethod              string
 	Product, Quantity, LineTotal, OrderTotal, Confirm, Check string
 	Footer                                                   string
+	ConfirmedBy                                              string // "Confirmed %[1]s from the address %[2]s."
 }
 
 var catalog = map[string]*texts{
@@ -121,9 +126,10 @@ var catalog = map[string]*texts{
 		Order: "Order", Date: "Date", Customer: "Customer", Email: "Email",
 		PaymentMethod: "Payment method", Product: "Product", Quantity: "Qty",
 		LineTotal: "Total", OrderTotal: "Order total",
-		Confirm: "Confirm payment received",
-		Check:   "Only confirm once the money is in the shop's account.",
-		Footer:  "Payment confirmation for course enrollments",
+		Confirm:     "Confirm payment received",
+		Check:       "Only confirm once the money is in the shop's account.",
+		Footer:      "Payment confirmation for course enrollments",
+		ConfirmedBy: "The payment was confirmed through this link on %s, from the IP address %s.",
 		Pages: map[kind]pageText{
 			kindSummary: {
 				Title: "Confirm payment",
@@ -195,9 +201,10 @@ var catalog = map[string]*texts{
 		Order: "Pedido", Date: "Fecha", Customer: "Cliente", Email: "Correo electrónico",
 		PaymentMethod: "Método de pago", Product: "Producto", Quantity: "Cant.",
 		LineTotal: "Total", OrderTotal: "Total del pedido",
-		Confirm: "Confirmar pago recibido",
-		Check:   "Confirme solo cuando el dinero ya esté en la cuenta de la tienda.",
-		Footer:  "Confirmación de pagos para inscripciones a cursos",
+		Confirm:     "Confirmar pago recibido",
+		Check:       "Confirme solo cuando el dinero ya esté en la cuenta de la tienda.",
+		Footer:      "Confirmación de pagos para inscripciones a cursos",
+		ConfirmedBy: "El pago se confirmó con este enlace el %s, desde la dirección IP %s.",
 		Pages: map[kind]pageText{
 			kindSummary: {
 				Title: "Confirmar pago",
@@ -307,6 +314,7 @@ footer{margin-top:1rem;color:#9ca3af;font-size:.8rem;text-align:center}
 <h1 id="title">{{.Text.Title}}</h1>
 {{with .Number}}<p class="number" id="order-number">{{$.T.Order}} #{{.}}</p>{{end}}
 <p id="lead">{{.Text.Lead}}</p>
+{{with .ConfirmedBy}}<p id="confirmed-by">{{.}}</p>{{end}}
 {{with .Text.Next}}<p id="next">{{.}}</p>{{end}}
 {{with .Details}}
 <dl id="order">
@@ -324,7 +332,7 @@ footer{margin-top:1rem;color:#9ca3af;font-size:.8rem;text-align:center}
 </table>
 {{end}}
 {{with .Token}}
-<form method="post">
+<form method="post" action="{{$.Action}}">
 <input type="hidden" name="t" value="{{.}}">
 <button type="submit" id="confirm">{{$.T.Confirm}}</button>
 </form>

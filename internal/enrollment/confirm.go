@@ -7,12 +7,12 @@ import (
 var _ Confirmer = (*Service)(nil)
 
 // ConfirmationSummary implements Confirmer.
-func (s *Service) ConfirmationSummary(ctx context.Context, orderID int64) (*Order, ConfirmState, error) {
+func (s *Service) ConfirmationSummary(ctx context.Context, orderID int64) (ConfirmView, error) {
 	rec, err := s.Store.Get(ctx, orderID)
 	if err != nil {
-		return nil, "", err
+		return ConfirmView{}, err
 	}
-	return &rec.Snapshot.Order, confirmState(rec), nil
+	return ConfirmView{Order: &rec.Snapshot.Order, State: confirmState(rec), Confirmed: rec.Confirmed}, nil
 }
 
 func confirmState(rec *OrderRecord) ConfirmState {
@@ -29,9 +29,10 @@ func confirmState(rec *OrderRecord) ConfirmState {
 
 // ConfirmPayment implements Confirmer: it records who confirmed and queues enrollment through
 // the outbox, once.
-func (s *Service) ConfirmPayment(ctx context.Context, orderID int64, who Confirmation) (*Order, ConfirmState, error) {
+func (s *Service) ConfirmPayment(ctx context.Context, orderID int64, who Confirmation) (ConfirmView, error) {
 	var before ConfirmState
 	var order Order
+	var confirmed *Confirmation
 	now := s.now()
 	if who.At.IsZero() {
 		who.At = now
@@ -39,11 +40,12 @@ func (s *Service) ConfirmPayment(ctx context.Context, orderID int64, who Confirm
 	jobs, err := s.Store.Update(ctx, orderID, func(rec *OrderRecord) ([]Job, error) {
 		order = rec.Snapshot.Order
 		before = confirmState(rec)
+		confirmed = rec.Confirmed
 		if before != ConfirmAwaiting {
 			return nil, nil
 		}
 		c := who
-		rec.Confirmed = &c
+		rec.Confirmed, confirmed = &c, &c
 		rec.PaidBy, rec.PaidAt = PaidByConfirm, now
 		rec.History = append(rec.History, StatusChange{From: rec.Status, To: rec.Status, ModifiedGMT: rec.ModifiedGMT, At: now, Source: "confirm"})
 		if j, ok := rec.queueEnrollment(now); ok {
@@ -52,11 +54,11 @@ func (s *Service) ConfirmPayment(ctx context.Context, orderID int64, who Confirm
 		return nil, nil
 	})
 	if err != nil {
-		return nil, "", err
+		return ConfirmView{}, err
 	}
 	s.publish(ctx, jobs)
 	if before == ConfirmAwaiting {
 		s.log().InfoContext(ctx, "payment confirmed", "order", orderID, "ip", who.IP)
 	}
-	return &order, before, nil
+	return ConfirmView{Order: &order, State: before, Confirmed: confirmed}, nil
 }

@@ -12,31 +12,39 @@ import (
 // after SendGrid accepted the message and before the record says so, the claim expires after
 // the lease and the email is sent again: the one window where it can go twice.
 func (s *Service) processEmail(ctx context.Context, j Job, attempt int) error {
-	now := s.now()
 	var order Order
 	send, noteOnly, failure := false, false, ""
-	_, err := s.Store.Update(ctx, j.OrderID, func(rec *OrderRecord) ([]Job, error) {
-		send, noteOnly, failure = false, false, ""
-		order = rec.Snapshot.Order
-		e := &rec.Email
-		switch {
-		case e.State == EmailFailed && !e.Noted:
-			noteOnly, failure = true, e.Error // the failure still has to be noted on the order
+	claim := func() error {
+		now := s.now()
+		_, err := s.Store.Update(ctx, j.OrderID, func(rec *OrderRecord) ([]Job, error) {
+			send, noteOnly, failure = false, false, ""
+			order = rec.Snapshot.Order
+			e := &rec.Email
+			switch {
+			case e.State == EmailFailed && !e.Noted:
+				noteOnly, failure = true, e.Error // the failure still has to be noted on the order
+				return nil, nil
+			case e.State == EmailSent || e.State == EmailFailed || e.State == EmailSkipped:
+				return nil, nil
+			case rec.PaidBy != "" || IsClosed(rec.Status):
+				// Paid (confirmed by link or moved to processing by an admin), or cancelled,
+				// before the email went out: there is nothing left to confirm.
+				e.State = EmailSkipped
+				return nil, nil
+			case e.State == EmailSending && now.Sub(e.ClaimedAt) <= s.lease():
+				return nil, ErrRetry
+			}
+			e.State, e.ClaimedAt = EmailSending, now
+			send = true
 			return nil, nil
-		case e.State == EmailSent || e.State == EmailFailed || e.State == EmailSkipped:
-			return nil, nil
-		case rec.PaidBy != "" || IsClosed(rec.Status):
-			// Paid (confirmed by link or moved to processing by an admin), or cancelled,
-			// before the email went out: there is nothing left to confirm.
-			e.State = EmailSkipped
-			return nil, nil
-		case e.State == EmailSending && now.Sub(e.ClaimedAt) <= s.lease():
-			return nil, ErrRetry
-		}
-		e.State, e.ClaimedAt = EmailSending, now
-		send = true
-		return nil, nil
-	})
+		})
+		return err
+	}
+	err := claim()
+	// Another worker is sending it: wait for it (or for its lease to run out).
+	for errors.Is(err, ErrRetry) && s.pause(ctx, time.Second) {
+		err = claim()
+	}
 	switch {
 	case errors.Is(err, ErrOrderNotFound):
 		return Permanent(err)
@@ -55,7 +63,9 @@ func (s *Service) processEmail(ctx context.Context, j Job, attempt int) error {
 	if len(to) == 0 {
 		sendErr = Permanent(errors.New("no recipients: the shop's new-order recipients are empty and NOTIFY_EMAILS is not set"))
 	} else {
-		sendErr = s.Mailer.SendConfirmationRequest(ctx, to, &order, s.ConfirmLink(j.OrderID))
+		wctx, cancel := context.WithTimeout(ctx, s.workBudget())
+		sendErr = s.Mailer.SendConfirmationRequest(wctx, to, &order, s.ConfirmLink(j.OrderID))
+		cancel()
 	}
 	final := sendErr != nil && (IsPermanent(sendErr) || s.lastAttempt(attempt))
 	_, err = s.Store.Update(context.WithoutCancel(ctx), j.OrderID, func(rec *OrderRecord) ([]Job, error) {

@@ -94,13 +94,22 @@ const (
 	ConfirmClosed ConfirmState = "closed"
 )
 
+// ConfirmView is what the Confirm page shows of an order.
+type ConfirmView struct {
+	Order *Order
+	State ConfirmState
+	// Confirmed is who confirmed the payment through the link and when, once someone has
+	// (after a ConfirmPayment that confirmed it, the confirmation it recorded).
+	Confirmed *Confirmation
+}
+
 // Confirmer is what the Confirm page needs from the domain. Implemented by Service.
 type Confirmer interface {
 	// ConfirmationSummary returns the order and its confirmation state; it changes nothing.
 	// ErrOrderNotFound when the service never saw the order.
-	ConfirmationSummary(ctx context.Context, orderID int64) (*Order, ConfirmState, error)
-	// ConfirmPayment records the confirmation and queues enrollment, once. It returns the
-	// state before the call: ConfirmAwaiting when this call confirmed it, otherwise
+	ConfirmationSummary(ctx context.Context, orderID int64) (ConfirmView, error)
+	// ConfirmPayment records the confirmation and queues enrollment, once. The view's State
+	// is the state before the call: ConfirmAwaiting when this call confirmed it, otherwise
 	// ConfirmDone or ConfirmHandled and nothing was queued.
-	ConfirmPayment(ctx context.Context, orderID int64, who Confirmation) (*Order, ConfirmState, error)
+	ConfirmPayment(ctx context.Context, orderID int64, who Confirmation) (ConfirmView, error)
 }

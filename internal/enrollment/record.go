@@ -69,8 +69,11 @@ type OrderRecord struct {
 	EnrollGen   int             `firestore:"enrollGeneration"`
 	Completion  CompletionState `firestore:"completion"`
 	Failed      string          `firestore:"failed,omitempty"` // why the whole order failed
-	UnenrollGen int             `firestore:"unenrollGeneration,omitempty"`
-	RefundIDs   []int64         `firestore:"refundIds,omitempty"` // refunds already seen
+	// Reporting is when a worker claimed the order's failure reports (notes and emails of
+	// failed lines, the completion failure email); zero when none is being sent.
+	Reporting   time.Time `firestore:"reportingClaimedAt,omitempty"`
+	UnenrollGen int       `firestore:"unenrollGeneration,omitempty"`
+	RefundIDs   []int64   `firestore:"refundIds,omitempty"` // refunds already seen
 	// Grants are the access keys (AccessKey) this order grants now: its enrolled lines, and
 	// the lines it is enrolling at this moment (claimed), unless the order is refunded or
 	// cancelled. The store writes it from AccessKeys, so that other

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -30,12 +29,21 @@ func (s *Service) Process(ctx context.Context, j Job, attempt int) error {
 	}
 }
 
+// DefaultLease is how long a claim holds when Settings.Lease is 0: one piece of work (one
+// line's LMS calls, one email, one completion with its note) fits in it with room to spare,
+// so a dead worker's order is taken over within about a minute.
+const DefaultLease = time.Minute
+
 func (s *Service) lease() time.Duration {
 	if s.Settings.Lease > 0 {
 		return s.Settings.Lease
 	}
-	return 10 * time.Minute
+	return DefaultLease
 }
+
+// workBudget bounds the external calls one claim guards, so that they end before the lease
+// does and a claim is never taken over while its worker is still calling.
+func (s *Service) workBudget() time.Duration { return s.lease() * 5 / 6 }
 
 // lastAttempt reports whether this is the job's last delivery from the jobs subscription
 // (its max delivery attempts, or the push from the dead-letter topic): transient LMS and
@@ -70,27 +78,116 @@ func (s *Service) processEnroll(ctx context.Context, j Job, attempt int) error {
 	return s.mailCompletionFailure(ctx, j.OrderID)
 }
 
-// enrollLines claims the lines this job may enroll, calls the LMS outside the transaction and
-// records each result. It returns a retry error (not a failure of the call) when some line
-// failed transiently.
+// enrollLines enrolls the lines this job may enroll, one at a time: it claims a line, calls
+// the LMS outside the transaction, and records the outcome in the transaction that claims
+// the next line. A claim's lease covers the work it guards (one line's LMS calls, bounded by
+// workBudget), so a worker that dies mid-call holds its line for one lease, not a whole
+// job. A line another worker holds is waited for here, inside the job, until its claim ends
+// or its lease runs out (then it is taken over): waiting uses no delivery attempt. It
+// returns a retry error (not a failure of the call) when some line failed transiently, or
+// when the job must end before another worker's claim does.
 func (s *Service) enrollLines(ctx context.Context, j Job, attempt int) (retry error, err error) {
+	tried := map[string]bool{} // lines this job worked: each at most once per delivery
+	var prev *lineOutcome      // recorded in the next claim's transaction
+	var transient []string
+	for {
+		c, err := s.claimLine(ctx, j, prev, tried, attempt)
+		if err != nil {
+			return nil, err
+		}
+		prev = nil
+		transient = append(transient, c.transient...)
+		if c.unpaid {
+			s.log().WarnContext(ctx, "enroll job for an order whose payment is not established: nothing enrolled", "order", j.OrderID, "job", j.ID)
+			return nil, nil
+		}
+		if c.line == nil {
+			if c.busy == 0 {
+				break
+			}
+			// Another worker holds a line: wait for its claim to end or run out.
+			if !s.pause(ctx, time.Second) {
+				return fmt.Errorf("%w: %d line(s) of order %d are claimed by another worker", ErrRetry, c.busy, j.OrderID), nil
+			}
+			continue
+		}
+		l := *c.line
+		tried[l.Key()] = true
+		wctx, cancel := context.WithTimeout(ctx, s.workBudget())
+		res, err := s.enrollOnce(wctx, c.order, l)
+		cancel()
+		log := s.log().With("order", j.OrderID, "course", l.Course, "mode", l.Mode, "attempt", attempt)
+		switch {
+		case err == nil:
+			log.InfoContext(ctx, "enrolled", "allowed", res.Allowed)
+		case IsPermanent(err):
+			log.WarnContext(ctx, "enrollment failed permanently", "error", err)
+		default:
+			log.WarnContext(ctx, "enrollment failed, will retry", "error", err)
+		}
+		prev = &lineOutcome{key: l.Key(), claim: l.ClaimID, res: res, err: err}
+	}
+	if len(transient) > 0 {
+		return fmt.Errorf("%w: %s", ErrRetry, strings.Join(transient, "; ")), nil
+	}
+	return nil, nil
+}
+
+// lineOutcome is what one LMS call for a claimed line gave.
+type lineOutcome struct {
+	key, claim string
+	res        EnrollResult
+	err        error
+}
+
+// claimed is what claimLine found.
+type claimed struct {
+	line      *LineState // the line claimed for this worker; nil when none is left to work now
+	order     Order
+	busy      int      // lines held by another worker's live claim
+	unpaid    bool     // the order's payment is not established: nothing may be enrolled
+	transient []string // the recorded line's transient failure, for the retry error
+}
+
+// claimLine records prev (the outcome of this worker's last call) and claims the next line
+// this job may work on, in one transaction. Lines that fail without an LMS call (a bad SKU,
+// no email) are failed on the way.
+func (s *Service) claimLine(ctx context.Context, j Job, prev *lineOutcome, tried map[string]bool, attempt int) (claimed, error) {
+	var c claimed
 	now := s.now()
 	claim := newClaimID()
-	var work []LineState
-	var order Order
-	busy := 0
-	_, err = s.Store.Update(ctx, j.OrderID, func(rec *OrderRecord) ([]Job, error) {
-		work, busy = work[:0], 0
-		order = rec.Snapshot.Order
-		email := order.LearnerEmail()
+	_, err := s.Store.Update(context.WithoutCancel(ctx), j.OrderID, func(rec *OrderRecord) ([]Job, error) {
+		c = claimed{order: rec.Snapshot.Order}
+		if prev != nil {
+			for i := range rec.Lines {
+				if l := &rec.Lines[i]; l.Key() == prev.key && l.State == LineClaimed && l.ClaimID == prev.claim {
+					if t := s.recordOutcome(l, j, *prev, attempt, now); t != "" {
+						c.transient = append(c.transient, t)
+					}
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, nil // the job is out of time: record, claim nothing more
+		}
+		email := c.order.LearnerEmail()
 		if IsClosed(rec.Status) {
 			return nil, nil // cancelled, refunded or failed since the job was queued
 		}
+		if rec.PaidBy == "" {
+			// Whoever sent this job, the payment is not established (SPEC §2.6): a
+			// confirm-method order waits for its confirmation or an admin's move.
+			c.unpaid = true
+			return nil, nil
+		}
 		for i := range rec.Lines {
 			l := &rec.Lines[i]
+			if tried[l.Key()] {
+				continue
+			}
 			if !claimable(l, j.Gen, now, s.lease()) {
 				if l.State == LineClaimed || l.State == LineUnenrolling {
-					busy++
+					c.busy++
 				}
 				continue
 			}
@@ -99,88 +196,67 @@ func (s *Service) enrollLines(ctx context.Context, j Job, attempt int) (retry er
 				l.Reason, l.Noted = "", false
 				rec.Completion = CompletionState{}
 			}
+			takeover := l.State == LineClaimed // its worker's lease ran out mid-call
 			l.Attempts++
 			switch {
 			case l.Invalid != "":
 				failLine(l, j.Gen, fmt.Sprintf("the product's SKU %q is not a valid course list: %s", l.Course, l.Invalid))
 			case email == "":
 				failLine(l, j.Gen, "the order has no billing email, so there is no learner to enroll")
-			default:
+			case c.line == nil:
+				if takeover {
+					// The dead worker's call may have enrolled: ask the LMS first.
+					l.Reason = retryingPrefix + "taken over from a worker whose claim ran out"
+				}
 				l.State, l.ClaimID, l.ClaimedAt = LineClaimed, claim, now
-				work = append(work, *l)
+				line := *l
+				c.line = &line
 			}
 		}
 		return nil, nil
 	})
 	if errors.Is(err, ErrOrderNotFound) {
-		return nil, Permanent(err)
+		return c, Permanent(err)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("claim lines of order %d: %w", j.OrderID, err)
+		return c, fmt.Errorf("claim or record lines of order %d: %w", j.OrderID, err)
 	}
-	// Lines claimed by another worker are in flight, or their worker died: come back after
-	// the claim's lease so that a dead worker's lines are taken over, not forgotten.
-	var busyErr error
-	if busy > 0 {
-		busyErr = fmt.Errorf("%w: %d line(s) of order %d are claimed by another worker", ErrRetry, busy, j.OrderID)
-	}
-	if len(work) == 0 {
-		return busyErr, nil
-	}
+	return c, nil
+}
 
-	type result struct {
-		res EnrollResult
-		err error
+// recordOutcome writes the outcome of this worker's call on its claimed line and returns a
+// transient failure's description ("" otherwise).
+func (s *Service) recordOutcome(l *LineState, j Job, o lineOutcome, attempt int, now time.Time) string {
+	l.ClaimID, l.ClaimedAt = "", time.Time{}
+	switch {
+	case o.err == nil:
+		l.State, l.Reason, l.DoneAt = LineEnrolled, "", now
+		l.Username, l.Allowed = o.res.Username, o.res.Allowed
+	case IsPermanent(o.err):
+		failLine(l, j.Gen, o.err.Error())
+	case s.lastAttempt(attempt):
+		failLine(l, j.Gen, fmt.Sprintf("the LMS could not be reached after %d attempts: %v", attempt, o.err))
+	default:
+		l.State, l.Reason = LinePending, retryingPrefix+o.err.Error()
+		return l.Course + ": " + o.err.Error()
 	}
-	results := make(map[string]result, len(work))
-	for _, l := range work {
-		res, err := s.enrollOnce(ctx, order, l)
-		results[l.Key()] = result{res, err}
-		log := s.log().With("order", j.OrderID, "course", l.Course, "mode", l.Mode, "attempt", attempt)
-		switch {
-		case err == nil:
-			log.InfoContext(ctx, "enrolled", "username", res.Username, "allowed", res.Allowed)
-		case IsPermanent(err):
-			log.WarnContext(ctx, "enrollment failed permanently", "error", err)
-		default:
-			log.WarnContext(ctx, "enrollment failed, will retry", "error", err)
-		}
-	}
+	return ""
+}
 
-	final := s.lastAttempt(attempt)
-	var transient []string
-	done := s.now()
-	_, err = s.Store.Update(context.WithoutCancel(ctx), j.OrderID, func(rec *OrderRecord) ([]Job, error) {
-		transient = transient[:0]
-		for i := range rec.Lines {
-			l := &rec.Lines[i]
-			r, ok := results[l.Key()]
-			if !ok || l.State != LineClaimed || l.ClaimID != claim {
-				continue
-			}
-			l.ClaimID, l.ClaimedAt = "", time.Time{}
-			switch {
-			case r.err == nil:
-				l.State, l.Reason, l.DoneAt = LineEnrolled, "", done
-				l.Username, l.Allowed = r.res.Username, r.res.Allowed
-			case IsPermanent(r.err):
-				failLine(l, j.Gen, r.err.Error())
-			case final:
-				failLine(l, j.Gen, fmt.Sprintf("the LMS could not be reached after %d attempts: %v", attempt, r.err))
-			default:
-				l.State, l.Reason = LinePending, retryingPrefix+r.err.Error()
-				transient = append(transient, l.Course+": "+r.err.Error())
-			}
-		}
-		return nil, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("record enrollments of order %d: %w", j.OrderID, err)
+// pause waits d unless the job would then lack the time for one more piece of work (its
+// context's deadline); it reports whether the job may go on.
+func (s *Service) pause(ctx context.Context, d time.Duration) bool {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d+s.workBudget() {
+		return false
 	}
-	if len(transient) > 0 {
-		return fmt.Errorf("%w: %s", ErrRetry, strings.Join(transient, "; ")), nil
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
-	return busyErr, nil
 }
 
 // enrollOnce enrolls a claimed line. When an earlier attempt failed in a way that leaves the
@@ -225,80 +301,126 @@ func failLine(l *LineState, gen int, reason string) {
 	l.ClaimID, l.ClaimedAt = "", time.Time{}
 }
 
-// reportFailures reports each failed line once per failure: a private note on the order and
-// an email to the new-order recipients (SPEC §2.4). Each is marked done before the call and
-// the mark undone if the call fails transiently, so a redelivered job sends what is missing
-// and nothing twice.
+// reportFailures reports each failed line's failure at least once: a private note on the
+// order and an email to the new-order recipients (SPEC §2.4). The reports are claimed in a
+// transaction (one worker sends them; others wait), sent, and only then marked done, so a
+// worker that dies before sending leaves them to the next delivery. One window remains
+// where a report can go twice: the worker dies after the shop or SendGrid accepted it and
+// before the mark is written (and SendGrid times out after accepting a message).
 func (s *Service) reportFailures(ctx context.Context, orderID int64) error {
 	var toNote, toMail []LineFailure
-	var noteKeys, mailKeys []string
+	var noteGens, mailGens map[string]int // line key → the failure generation reported
 	var order Order
-	_, err := s.Store.Update(ctx, orderID, func(rec *OrderRecord) ([]Job, error) {
-		toNote, toMail, noteKeys, mailKeys = toNote[:0], toMail[:0], noteKeys[:0], mailKeys[:0]
-		order = rec.Snapshot.Order
-		for i := range rec.Lines {
-			l := &rec.Lines[i]
-			if l.State != LineFailed {
-				continue
+	claim := func() error {
+		now := s.now()
+		_, err := s.Store.Update(ctx, orderID, func(rec *OrderRecord) ([]Job, error) {
+			toNote, toMail, noteGens, mailGens = toNote[:0], toMail[:0], map[string]int{}, map[string]int{}
+			order = rec.Snapshot.Order
+			for i := range rec.Lines {
+				l := &rec.Lines[i]
+				if l.State != LineFailed {
+					continue
+				}
+				f := LineFailure{LineName: l.LineName, Course: l.Course, Reason: l.Reason, Attempts: l.Attempts}
+				if l.Reported < l.FailedGen {
+					toNote, noteGens[l.Key()] = append(toNote, f), l.FailedGen
+				}
+				if l.Mailed < l.FailedGen {
+					toMail, mailGens[l.Key()] = append(toMail, f), l.FailedGen
+				}
 			}
-			f := LineFailure{LineName: l.LineName, Course: l.Course, Reason: l.Reason, Attempts: l.Attempts}
-			if l.Reported < l.FailedGen {
-				l.Reported = l.FailedGen
-				toNote, noteKeys = append(toNote, f), append(noteKeys, l.Key())
+			if len(toNote) == 0 && len(toMail) == 0 {
+				return nil, nil
 			}
-			if l.Mailed < l.FailedGen {
-				l.Mailed = l.FailedGen
-				toMail, mailKeys = append(toMail, f), append(mailKeys, l.Key())
+			if !rec.Reporting.IsZero() && now.Sub(rec.Reporting) <= s.lease() {
+				return nil, ErrRetry // another worker is sending them
 			}
-		}
-		if len(toNote) > 0 {
-			rec.Failed = "enrollment failed: " + toNote[0].Course + ": " + toNote[0].Reason
-		}
-		return nil, nil
-	})
-	if err != nil || (len(toNote) == 0 && len(toMail) == 0) {
+			rec.Reporting = now
+			if len(toNote) > 0 {
+				rec.Failed = "enrollment failed: " + toNote[0].Course + ": " + toNote[0].Reason
+			}
+			return nil, nil
+		})
 		return err
 	}
-	if len(toNote) > 0 {
-		if err := s.Shop.AddNote(ctx, orderID, FailureNote(toNote)); err != nil {
-			if !IsPermanent(err) {
-				return s.unreport(ctx, orderID, noteKeys, mailKeys, fmt.Errorf("%w: note the failure on order %d: %v", ErrRetry, orderID, err))
+	if err := s.claimReports(ctx, orderID, claim); err != nil || (len(toNote) == 0 && len(toMail) == 0) {
+		return err
+	}
+
+	wctx, cancel := context.WithTimeout(ctx, s.workBudget())
+	defer cancel()
+	// mark records what went, as soon as it went; done also releases the claim.
+	mark := func(noted, mailed, done bool) error {
+		_, err := s.Store.Update(context.WithoutCancel(ctx), orderID, func(rec *OrderRecord) ([]Job, error) {
+			if done {
+				rec.Reporting = time.Time{}
 			}
+			for i := range rec.Lines {
+				l := &rec.Lines[i]
+				if g, ok := noteGens[l.Key()]; ok && noted && l.Reported < g {
+					l.Reported = g
+				}
+				if g, ok := mailGens[l.Key()]; ok && mailed && l.Mailed < g {
+					l.Mailed = g
+				}
+			}
+			return nil, nil
+		})
+		return err
+	}
+	var mailed bool
+	var result error
+	if len(toNote) > 0 {
+		noted := false
+		switch err := s.Shop.AddNote(wctx, orderID, FailureNote(toNote)); {
+		case err == nil:
+			noted = true
+		case IsPermanent(err):
 			s.log().ErrorContext(ctx, "the shop refused the failure note", "order", orderID, "error", err)
+			noted = true
+		default:
+			result = fmt.Errorf("%w: note the failure on order %d: %v", ErrRetry, orderID, err)
+		}
+		if noted && len(toMail) > 0 {
+			if err := mark(true, false, false); err != nil {
+				return errors.Join(err, mark(false, false, true))
+			}
+		}
+		if noted && len(toMail) == 0 {
+			return mark(true, false, true)
 		}
 	}
-	if len(toMail) == 0 {
-		return nil
-	}
-	to := s.recipients(ctx)
-	if len(to) == 0 {
-		s.log().ErrorContext(ctx, "no recipients for the failure email: set the shop's new-order recipients or NOTIFY_EMAILS", "order", orderID)
-		return nil
-	}
-	if err := s.Mailer.SendFailureReport(ctx, to, &order, toMail); err != nil {
-		if !IsPermanent(err) {
-			return s.unreport(ctx, orderID, nil, mailKeys, fmt.Errorf("%w: email the failure of order %d: %v", ErrRetry, orderID, err))
+	if result == nil && len(toMail) > 0 {
+		to := s.recipients(wctx)
+		if len(to) == 0 {
+			s.log().ErrorContext(ctx, "no recipients for the failure email: set the shop's new-order recipients or NOTIFY_EMAILS", "order", orderID)
+			mailed = true
+		} else {
+			switch err := s.Mailer.SendFailureReport(wctx, to, &order, toMail); {
+			case err == nil:
+				mailed = true
+			case IsPermanent(err):
+				s.log().ErrorContext(ctx, "failure email not sent", "order", orderID, "error", err)
+				mailed = true
+			default:
+				result = fmt.Errorf("%w: email the failure of order %d: %v", ErrRetry, orderID, err)
+			}
 		}
-		s.log().ErrorContext(ctx, "failure email not sent", "order", orderID, "error", err)
 	}
-	return nil
+	return errors.Join(result, mark(false, mailed, true))
 }
 
-// unreport undoes the report marks of the given lines after a transient failure.
-func (s *Service) unreport(ctx context.Context, orderID int64, noteKeys, mailKeys []string, cause error) error {
-	_, err := s.Store.Update(context.WithoutCancel(ctx), orderID, func(rec *OrderRecord) ([]Job, error) {
-		for i := range rec.Lines {
-			l := &rec.Lines[i]
-			if slices.Contains(noteKeys, l.Key()) {
-				l.Reported = 0
-			}
-			if slices.Contains(mailKeys, l.Key()) {
-				l.Mailed = 0
-			}
-		}
-		return nil, nil
-	})
-	return errors.Join(cause, err)
+// claimReports runs claim, the transaction that claims an order's reports, waiting while
+// another worker holds them (or until its lease runs out).
+func (s *Service) claimReports(ctx context.Context, orderID int64, claim func() error) error {
+	err := claim()
+	for errors.Is(err, ErrRetry) && s.pause(ctx, time.Second) {
+		err = claim()
+	}
+	if errors.Is(err, ErrRetry) {
+		return fmt.Errorf("%w: the failures of order %d are being reported by another worker", ErrRetry, orderID)
+	}
+	return err
 }
 
 // recipients are the shop's new-order recipients, or NOTIFY_EMAILS when that is empty or
@@ -322,42 +444,51 @@ func (s *Service) finish(ctx context.Context, orderID int64, attempt int) error 
 	var lines []LineState
 	var prior CompletionState // the completion as recorded, for a note retried on its own
 	var complete, note bool
-	_, err := s.Store.Update(ctx, orderID, func(rec *OrderRecord) ([]Job, error) {
-		complete, note = false, false
-		if len(rec.Lines) == 0 {
-			return nil, nil
-		}
-		for _, l := range rec.Lines {
-			if l.State != LineEnrolled {
+	claim := func() error {
+		_, err := s.Store.Update(ctx, orderID, func(rec *OrderRecord) ([]Job, error) {
+			complete, note = false, false
+			if len(rec.Lines) == 0 {
 				return nil, nil
 			}
-		}
-		c := &rec.Completion
-		if c.State != "" && c.Noted {
-			return nil, nil
-		}
-		if IsClosed(rec.Status) {
-			return nil, nil // never complete an order the shop cancelled, refunded or failed
-		}
-		if !c.ClaimedAt.IsZero() && now.Sub(c.ClaimedAt) <= s.lease() {
-			return nil, ErrRetry // another worker is finishing; check again later
-		}
-		order, lines = rec.Snapshot.Order, rec.Lines
-		if c.State == "" {
-			switch {
-			case rec.Status == StatusCompleted:
-				c.State = CompletionAlready
-			case hasOtherLines(&order) && !s.Settings.CompleteMixed:
-				c.State = CompletionMixed
-			default:
-				complete = true
+			for _, l := range rec.Lines {
+				if l.State != LineEnrolled {
+					return nil, nil
+				}
 			}
-		}
-		note = !c.Noted
-		prior = *c
-		c.ClaimedAt = now
-		return nil, nil
-	})
+			c := &rec.Completion
+			if c.State != "" && c.Noted {
+				return nil, nil
+			}
+			if IsClosed(rec.Status) {
+				return nil, nil // never complete an order the shop cancelled, refunded or failed
+			}
+			if !c.ClaimedAt.IsZero() && now.Sub(c.ClaimedAt) <= s.lease() {
+				return nil, ErrRetry // another worker is finishing; check again later
+			}
+			order, lines = rec.Snapshot.Order, rec.Lines
+			if c.State == "" {
+				switch {
+				case rec.Status == StatusCompleted:
+					c.State = CompletionAlready
+				case hasOtherLines(&order) && !s.Settings.CompleteMixed:
+					c.State = CompletionMixed
+				default:
+					complete = true
+				}
+			}
+			note = !c.Noted
+			prior = *c
+			c.ClaimedAt = now
+			return nil, nil
+		})
+		return err
+	}
+	err := claim()
+	// Another worker is completing the order: wait for it (or for its lease to run out).
+	for errors.Is(err, ErrRetry) && s.pause(ctx, time.Second) {
+		now = s.now()
+		err = claim()
+	}
 	if errors.Is(err, ErrRetry) {
 		return fmt.Errorf("%w: order %d is being completed by another worker", ErrRetry, orderID)
 	}
@@ -367,10 +498,13 @@ func (s *Service) finish(ctx context.Context, orderID int64, attempt int) error 
 	if !complete && !note {
 		return nil
 	}
+	// The completion and its note are the work this claim guards: they end within its lease.
+	wctx, cancel := context.WithTimeout(ctx, s.workBudget())
+	defer cancel()
 	state, noted, errText := "", false, ""
 	var result error
 	if complete {
-		if err := s.Shop.CompleteOrder(ctx, orderID); err != nil {
+		if err := s.Shop.CompleteOrder(wctx, orderID); err != nil {
 			switch {
 			case IsPermanent(err):
 				state, errText = CompletionFailed, err.Error()
@@ -390,7 +524,7 @@ func (s *Service) finish(ctx context.Context, orderID int64, attempt int) error 
 			outcome, reason = prior.State, prior.Error
 		}
 		text := EnrolledNote(lines, outcome == CompletionFailed, reason, outcome == CompletionMixed)
-		switch err := s.Shop.AddNote(ctx, orderID, text); {
+		switch err := s.Shop.AddNote(wctx, orderID, text); {
 		case err == nil:
 			noted = true
 		case IsPermanent(err):
@@ -417,40 +551,53 @@ func (s *Service) finish(ctx context.Context, orderID int64, attempt int) error 
 	return errors.Join(result, err)
 }
 
-// mailCompletionFailure emails the admins, once, that the shop refused to complete an order
-// whose learner is enrolled.
+// mailCompletionFailure emails the admins, at least once, that the shop refused to complete
+// an order whose learner is enrolled; marked done after it went (see reportFailures).
 func (s *Service) mailCompletionFailure(ctx context.Context, orderID int64) error {
 	var order Order
 	var reason string
 	send := false
-	_, err := s.Store.Update(ctx, orderID, func(rec *OrderRecord) ([]Job, error) {
-		c := &rec.Completion
-		send = c.State == CompletionFailed && !c.Mailed
-		if send {
-			c.Mailed = true
+	claim := func() error {
+		now := s.now()
+		_, err := s.Store.Update(ctx, orderID, func(rec *OrderRecord) ([]Job, error) {
+			c := &rec.Completion
+			send = c.State == CompletionFailed && !c.Mailed
+			if !send {
+				return nil, nil
+			}
+			if !rec.Reporting.IsZero() && now.Sub(rec.Reporting) <= s.lease() {
+				return nil, ErrRetry
+			}
+			rec.Reporting = now
 			order, reason = rec.Snapshot.Order, c.Error
-		}
-		return nil, nil
-	})
-	if err != nil || !send {
+			return nil, nil
+		})
 		return err
 	}
-	to := s.recipients(ctx)
-	if len(to) == 0 {
+	if err := s.claimReports(ctx, orderID, claim); err != nil || !send {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, s.workBudget())
+	defer cancel()
+	var result error
+	if to := s.recipients(wctx); len(to) == 0 {
 		s.log().ErrorContext(ctx, "no recipients for the completion failure email", "order", orderID)
-		return nil
-	}
-	f := []LineFailure{{LineName: "—", Course: "order completion", Reason: "the learner is enrolled, but the shop refused to mark the order Completed: " + reason}}
-	err = s.Mailer.SendFailureReport(ctx, to, &order, f)
-	if err == nil || IsPermanent(err) {
-		if err != nil {
+	} else {
+		f := []LineFailure{{LineName: "—", Course: "order completion", Reason: "the learner is enrolled, but the shop refused to mark the order Completed: " + reason}}
+		switch err := s.Mailer.SendFailureReport(wctx, to, &order, f); {
+		case err == nil:
+		case IsPermanent(err):
 			s.log().ErrorContext(ctx, "completion failure email not sent", "order", orderID, "error", err)
+		default:
+			result = fmt.Errorf("%w: email the completion failure of order %d: %v", ErrRetry, orderID, err)
 		}
-		return nil
 	}
-	_, uerr := s.Store.Update(context.WithoutCancel(ctx), orderID, func(rec *OrderRecord) ([]Job, error) {
-		rec.Completion.Mailed = false
+	_, err := s.Store.Update(context.WithoutCancel(ctx), orderID, func(rec *OrderRecord) ([]Job, error) {
+		rec.Reporting = time.Time{}
+		if result == nil {
+			rec.Completion.Mailed = true
+		}
 		return nil, nil
 	})
-	return errors.Join(fmt.Errorf("%w: email the completion failure of order %d: %v", ErrRetry, orderID, err), uerr)
+	return errors.Join(result, err)
 }

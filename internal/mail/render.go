@@ -46,6 +46,7 @@ func init() {
 			return `<!--[if mso]><table role="presentation" width="600" align="center" cellpadding="0" cellspacing="0" border="0"><tr><td><![endif]-->`
 		},
 		"msoClose": func() htmltemplate.HTML { return `<!--[if mso]></td></tr></table><![endif]-->` },
+		"mailto":   mailto,
 	}
 	for _, k := range []Kind{KindConfirmationRequest, KindFailureReport, KindWebhookAlert} {
 		htmlTemplates[k] = htmltemplate.Must(htmltemplate.New("layout.html.tmpl").
@@ -55,6 +56,25 @@ func init() {
 			Option("missingkey=error").
 			ParseFS(templateFS, "templates/layout.txt.tmpl", "templates/"+string(k)+".txt.tmpl"))
 	}
+}
+
+// mailto is a mailto: link to exactly one address, whatever the buyer typed. RFC 6068 gives
+// '?', '&', ',' and '%' meanings in a mailto URI (headers, more recipients, escapes), and
+// html/template leaves them alone in a URL, so an address such as
+// x?cc=other@evil.example&subject=hi@shop.example would add a recipient and a subject to the
+// staff's reply. Every byte outside a plain address's letters is percent-encoded.
+func mailto(addr string) htmltemplate.URL {
+	const plain = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.@_+-"
+	var b strings.Builder
+	b.WriteString("mailto:")
+	for i := 0; i < len(addr); i++ {
+		if c := addr[i]; strings.IndexByte(plain, c) >= 0 {
+			b.WriteByte(c)
+		} else {
+			fmt.Fprintf(&b, "%%%02X", c)
+		}
+	}
+	return htmltemplate.URL(b.String())
 }
 
 // view is the data of every template.

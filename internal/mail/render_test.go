@@ -1,7 +1,10 @@
 package mail
 
 import (
+	"html"
 	"maps"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -90,6 +93,40 @@ func TestFormatTTL(t *testing.T) {
 		}
 		if got := formatTTL("es", tt.d); got != tt.es {
 			t.Errorf("es %v = %q, want %q", tt.d, got, tt.es)
+		}
+	}
+}
+
+// The customer's address is a mailto: link to that one address: one the buyer wrote to
+// smuggle in recipients or headers (RFC 6068 ?, &, ,) adds neither.
+func TestMailtoCannotAddRecipientsOrHeaders(t *testing.T) {
+	t.Parallel()
+	o := testOrder()
+	o.Billing.Email = "x?cc=other@evil.example&subject=hi@shop.example"
+	msg, err := New(Config{From: "shop@shop.example.com", Language: "en"}).RenderConfirmationRequest(o, "https://c.example/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hrefs := regexp.MustCompile(`href="(mailto:[^"]*)"`).FindAllStringSubmatch(msg.HTML, -1)
+	if len(hrefs) != 1 {
+		t.Fatalf("%d mailto links, want 1:\n%s", len(hrefs), msg.HTML)
+	}
+	href := html.UnescapeString(hrefs[0][1])
+	u, err := url.Parse(href)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.RawQuery != "" || strings.ContainsAny(u.Opaque, "?&,") {
+		t.Errorf("mailto link %q carries headers or more recipients (query %q)", href, u.RawQuery)
+	}
+	if to, _ := url.PathUnescape(u.Opaque); to != o.Billing.Email {
+		t.Errorf("mailto link %q is not to the one address %q (got %q)", href, o.Billing.Email, to)
+	}
+	for _, plain := range []string{"ana.garcia+курсы@example.com", "o'brien@example.com", "a,b@example.com"} {
+		got := string(mailto(plain))
+		u, _ := url.Parse(got)
+		if to, _ := url.PathUnescape(u.Opaque); to != plain || u.RawQuery != "" || strings.Contains(u.Opaque, ",") {
+			t.Errorf("mailto(%q) = %q", plain, got)
 		}
 	}
 }
