@@ -456,6 +456,11 @@ func (c *Client) try(ctx context.Context, method, u string, payload []byte) (*re
 	req.Header.Set("Authorization", tok.Type()+" "+tok.AccessToken)
 	res, err := c.http.Do(req)
 	if err != nil {
+		// net/http's *url.Error quotes the whole URL, the learner's ?email= included: keep
+		// the path (above) and the cause only (SPEC §2.6).
+		if ue, ok := errors.AsType[*url.Error](err); ok {
+			err = ue.Err
+		}
 		return nil, nil, fmt.Errorf("%s %s: %w", method, req.URL.Path, err)
 	}
 	defer res.Body.Close()
