@@ -677,6 +677,43 @@ func setAckDeadline(t *testing.T, st *local.Stack, seconds int32) {
 func TestFaultMatrix(t *testing.T) {
 	t.Cleanup(func() { printFaultTable(t) })
 
+	row(t, "a 1.5 MiB order: recorded within 1 MiB, enrolled", func(t *testing.T, r *rowState) {
+		// 3,000 non-course lines with long names and one course line: the shop's delivery
+		// is about 1.5 MiB and the parsed order alone is over Firestore's 1 MiB document
+		// limit. The service records it (trimmed) and enrolls; refusing it would be a 503
+		// loop until WooCommerce disables the webhook.
+		st := newStack(t)
+		lines := []sandbox.LineSpec{course("Intro to Python", coursePy)}
+		for i := range 3000 {
+			lines = append(lines, sandbox.LineSpec{Name: fmt.Sprintf("Workbook %04d ", i) + strings.Repeat("with a very long product name ", 11), ProductID: 500, Quantity: 1, Total: "1.00", SKU: ptr(fmt.Sprintf("BOOK-%04d", i))})
+		}
+		id := st.Shop.CreateOrder(cardOrder(lines...))
+		st.Shop.Wait()
+		ds := st.Shop.Deliveries()
+		size := len(ds[len(ds)-1].Body)
+		r.note("delivery of %.2f MiB answered %d", float64(size)/(1<<20), ds[len(ds)-1].Status)
+		if size < 1400<<10 || size > 2<<20 {
+			t.Fatalf("the delivery is %d bytes; the row needs about 1.5 MiB", size)
+		}
+		if ds[len(ds)-1].Status != http.StatusOK {
+			r.violation(t, "order %d: the 1.5 MiB delivery answered %d", id, ds[len(ds)-1].Status)
+			return
+		}
+		// A mixed order: its course line is enrolled and noted, the order left open.
+		waitFor(t, "the course line enrolled and noted", 3*time.Minute, func() bool {
+			rec := record(t, st, id)
+			return rec.Lines[0].State == enrollment.LineEnrolled && rec.Completion.Noted
+		})
+		rec := record(t, st, id)
+		r.note("trimmed: %s", strings.Join(rec.Trimmed, ", "))
+		if len(rec.Trimmed) == 0 || len(rec.Snapshot.Order.Lines) != 3001 {
+			r.violation(t, "order %d: trimmed %v, %d lines kept", id, rec.Trimmed, len(rec.Snapshot.Order.Lines))
+		}
+		if n := len(st.LMS.Log.Calls("enroll")); n != 1 {
+			r.violation(t, "order %d: %d enrollment calls, want 1", id, n)
+		}
+	})
+
 	row(t, "duplicates/concurrent", func(t *testing.T, r *rowState) {
 		st := newStack(t)
 		e := place(st, kindCard, true, coursePy, courseGo)

@@ -58,6 +58,9 @@ type OrderRecord struct {
 	Status      string          `firestore:"status"`
 	ModifiedGMT time.Time       `firestore:"dateModifiedGmt"`
 	Snapshot    OrderSnapshot   `firestore:"snapshot"`
+	// Trimmed says what was left out of this document to keep it within Firestore's 1 MiB
+	// (the raw payload, older status changes, long line names); empty when nothing.
+	Trimmed []string `firestore:"trimmed,omitempty"`
 	Raw         string          `firestore:"raw"`
 	History     []StatusChange  `firestore:"statusHistory"`
 	Lines       []LineState     `firestore:"lines"`

@@ -9,11 +9,14 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"cloud.google.com/go/firestore"
 	"google.golang.org/grpc/codes"
@@ -90,6 +93,7 @@ func (s *Store) Intake(ctx context.Context, d enrollment.Delivery, apply func(*e
 		}
 		if next != nil {
 			next.Grants = next.AccessKeys()
+			fit(next)
 			if err := tx.Set(oref, next); err != nil {
 				return err
 			}
@@ -155,6 +159,7 @@ func (s *Store) Update(ctx context.Context, orderID int64, fn func(*enrollment.O
 		}
 		rec.UpdatedAt = time.Now().UTC()
 		rec.Grants = rec.AccessKeys()
+		fit(&rec)
 		if err := tx.Set(ref, &rec); err != nil {
 			return err
 		}
@@ -231,4 +236,67 @@ func (s *Store) OrdersGranting(ctx context.Context, key string, except int64) ([
 func (s *Store) JobPublished(ctx context.Context, jobID string) error {
 	_, err := s.c.Collection(Outbox).Doc(jobID).Delete(ctx)
 	return err
+}
+
+// maxOrderBytes keeps an order document well inside Firestore's 1 MiB limit (1,048,576
+// bytes, field names and the document's name included), measured as its JSON encoding,
+// which spends more bytes than Firestore's own count on quotes and keys.
+const maxOrderBytes = 900 << 10
+
+// maxTrimmedName is how much of a line's name a trimmed document keeps.
+const maxTrimmedName = 80
+
+// fit makes rec small enough to store, so that a huge order is recorded rather than
+// refused over and over (a 503 loop): it drops the raw payload first, then the older status
+// changes, then shortens the line names, and says what it left out in rec.Trimmed. The
+// per-line enrollment state, which decides what happens, is never trimmed.
+func fit(rec *enrollment.OrderRecord) {
+	if docSize(rec) <= maxOrderBytes {
+		return
+	}
+	trimmed := func(what string) {
+		if !slices.Contains(rec.Trimmed, what) {
+			rec.Trimmed = append(rec.Trimmed, what)
+		}
+	}
+	if rec.Raw != "" {
+		rec.Raw = ""
+		trimmed("raw payload")
+		if docSize(rec) <= maxOrderBytes {
+			return
+		}
+	}
+	for len(rec.History) > 1 && docSize(rec) > maxOrderBytes {
+		rec.History = rec.History[len(rec.History)/2:] // keep the newest half
+		trimmed("older status changes")
+	}
+	if docSize(rec) <= maxOrderBytes {
+		return
+	}
+	short := func(s string) string {
+		if len(s) <= maxTrimmedName {
+			return s
+		}
+		cut := maxTrimmedName
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		return s[:cut] + "…"
+	}
+	for i := range rec.Snapshot.Order.Lines {
+		rec.Snapshot.Order.Lines[i].Name = short(rec.Snapshot.Order.Lines[i].Name)
+	}
+	for i := range rec.Lines {
+		rec.Lines[i].LineName = short(rec.Lines[i].LineName)
+	}
+	trimmed("long line names")
+}
+
+// docSize estimates the stored size of rec.
+func docSize(rec *enrollment.OrderRecord) int {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return 0
+	}
+	return len(b)
 }
