@@ -53,25 +53,25 @@ const (
 
 // OrderRecord is everything the service keeps about one order (orders/{id}).
 type OrderRecord struct {
-	ID          int64           `firestore:"id"`
-	Number      string          `firestore:"number"`
-	Status      string          `firestore:"status"`
-	ModifiedGMT time.Time       `firestore:"dateModifiedGmt"`
-	Snapshot    OrderSnapshot   `firestore:"snapshot"`
+	ID          int64         `firestore:"id"`
+	Number      string        `firestore:"number"`
+	Status      string        `firestore:"status"`
+	ModifiedGMT time.Time     `firestore:"dateModifiedGmt"`
+	Snapshot    OrderSnapshot `firestore:"snapshot"`
 	// Trimmed says what was left out of this document to keep it within Firestore's 1 MiB
 	// (the raw payload, older status changes, long line names); empty when nothing.
-	Trimmed []string `firestore:"trimmed,omitempty"`
-	Raw         string          `firestore:"raw"`
-	History     []StatusChange  `firestore:"statusHistory"`
-	Lines       []LineState     `firestore:"lines"`
-	Confirm     bool            `firestore:"needsConfirmation"`
-	PaidBy      string          `firestore:"paidBy,omitempty"`
-	PaidAt      time.Time       `firestore:"paidAt,omitempty"`
-	Confirmed   *Confirmation   `firestore:"confirmation,omitempty"`
-	Email       EmailState      `firestore:"confirmationEmail"`
-	EnrollGen   int             `firestore:"enrollGeneration"`
-	Completion  CompletionState `firestore:"completion"`
-	Failed      string          `firestore:"failed,omitempty"` // why the whole order failed
+	Trimmed    []string        `firestore:"trimmed,omitempty"`
+	Raw        string          `firestore:"raw"`
+	History    []StatusChange  `firestore:"statusHistory"`
+	Lines      []LineState     `firestore:"lines"`
+	Confirm    bool            `firestore:"needsConfirmation"`
+	PaidBy     string          `firestore:"paidBy,omitempty"`
+	PaidAt     time.Time       `firestore:"paidAt,omitempty"`
+	Confirmed  *Confirmation   `firestore:"confirmation,omitempty"`
+	Email      EmailState      `firestore:"confirmationEmail"`
+	EnrollGen  int             `firestore:"enrollGeneration"`
+	Completion CompletionState `firestore:"completion"`
+	Failed     string          `firestore:"failed,omitempty"` // why the whole order failed
 	// Reporting is when a worker claimed the order's failure reports (notes and emails of
 	// failed lines, the completion failure email); zero when none is being sent.
 	Reporting   time.Time `firestore:"reportingClaimedAt,omitempty"`
