@@ -362,7 +362,8 @@ func linesDone(rec *enrollment.OrderRecord) bool {
 
 func failureReported(rec *enrollment.OrderRecord) bool {
 	for _, l := range rec.Lines {
-		if l.State == enrollment.LineFailed && l.Reported < l.FailedGen {
+		// Noted and emailed: both are marked once they went.
+		if l.State == enrollment.LineFailed && (l.Reported < l.FailedGen || l.Mailed < l.FailedGen) {
 			return false
 		}
 	}
