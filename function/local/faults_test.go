@@ -715,6 +715,41 @@ func TestFaultMatrix(t *testing.T) {
 		}
 	})
 
+	row(t, "tie: two deliveries of the same second disagree, the shop settles it", func(t *testing.T, r *rowState) {
+		// The shop holds a bank-transfer order on-hold, stamped T. A second delivery stamped
+		// with the same second says cancelled (WooCommerce stamps to the second; the later
+		// to arrive is not the later state). Arrival order would record cancelled; the
+		// service reads the order from the shop instead.
+		st := newStack(t)
+		e := place(st, kindBacsWaiting, true)
+		st.Shop.Wait()
+		ds := st.Shop.Deliveries()
+		body := ds[len(ds)-1].Body
+		waitFor(t, "the order recorded", 30*time.Second, func() bool {
+			_, err := st.App.Store.Get(context.Background(), e.id)
+			return err == nil
+		})
+		other := withOrder(body, `"status":"on-hold"`, `"status":"cancelled"`)
+		code, answer := deliver(t, st, delivery{topic: "order.updated", body: other})
+		r.note("the disagreeing delivery answered %d %s", code, strings.TrimSpace(answer))
+		if code != http.StatusOK || !strings.Contains(answer, enrollment.OutcomeTie) {
+			r.violation(t, "order %d: the disagreeing delivery of the same second answered %d %s, want 200 tie", e.id, code, answer)
+		}
+		waitFor(t, "the order read from the shop", 30*time.Second, func() bool {
+			dels, _ := st.App.Store.Deliveries(context.Background(), e.id)
+			for _, d := range dels {
+				if d.Topic == enrollment.TopicRefresh {
+					return true
+				}
+			}
+			return false
+		})
+		if s := record(t, st, e.id).Status; s != "on-hold" {
+			r.violation(t, "order %d: recorded %q; the shop says on-hold", e.id, s)
+		}
+		verify(t, r, st, []*expectation{e}, verifyOpts{})
+	})
+
 	row(t, "duplicates/concurrent", func(t *testing.T, r *rowState) {
 		st := newStack(t)
 		e := place(st, kindCard, true, coursePy, courseGo)

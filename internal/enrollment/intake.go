@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -74,6 +75,8 @@ const (
 	TopicOrderUpdated = "order.updated"
 	// TopicReconcile marks an order read from the shop by the sweep rather than delivered.
 	TopicReconcile = "reconcile"
+	// TopicRefresh marks an order read from the shop to settle a tie (JobRefresh).
+	TopicRefresh = "refresh"
 )
 
 // Intake records a delivery of order (nil for payloads that only carry an id, such as
@@ -93,7 +96,7 @@ func (s *Service) Intake(ctx context.Context, d Delivery, order *Order, raw []by
 func (s *Service) IntakeThenCleanup(ctx context.Context, d Delivery, order *Order, raw []byte) (string, func(), error) {
 	d.ReceivedAt = s.now()
 	var apply func(rec *OrderRecord) (*OrderRecord, string, []Job)
-	if order != nil && (d.Topic == TopicOrderCreated || d.Topic == TopicOrderUpdated || d.Topic == TopicReconcile) {
+	if order != nil && (d.Topic == TopicOrderCreated || d.Topic == TopicOrderUpdated || d.Topic == TopicReconcile || d.Topic == TopicRefresh) {
 		apply = func(rec *OrderRecord) (*OrderRecord, string, []Job) {
 			return s.applyOrder(rec, order, raw, d.Topic, d.ReceivedAt)
 		}
@@ -167,6 +170,12 @@ func (s *Service) applyOrder(rec *OrderRecord, o *Order, raw []byte, source stri
 		rec = &OrderRecord{ID: o.ID, CreatedAt: now}
 	} else if o.DateModifiedGMT.Before(rec.ModifiedGMT) {
 		return nil, OutcomeStale, nil
+	} else if (source == TopicOrderCreated || source == TopicOrderUpdated) && o.DateModifiedGMT.Equal(rec.ModifiedGMT) && !sameOrder(o, &rec.Snapshot.Order) {
+		// WooCommerce stamps date_modified to the second, so two deliveries of one second
+		// can disagree, and the later to arrive is not the later state. Neither is applied:
+		// a job reads the order from the shop (the Webhook holds no REST keys) and applies it.
+		j := Job{ID: fmt.Sprintf("refresh-%d-%d", rec.ID, now.UnixNano()), Kind: JobRefresh, OrderID: rec.ID, CreatedAt: now}
+		return nil, OutcomeTie, []Job{j}
 	}
 	prev := rec.Status
 	rec.Number = o.DisplayNumber()
@@ -348,4 +357,13 @@ func syncLines(rec *OrderRecord, o *Order, defaultMode string) {
 		}
 	}
 	rec.Lines = out
+}
+
+// sameOrder reports whether two snapshots of an order agree in every field the service uses.
+func sameOrder(a, b *Order) bool {
+	norm := func(o Order) Order {
+		o.DateCreated, o.DateCreatedGMT, o.DateModifiedGMT = o.DateCreated.UTC(), o.DateCreatedGMT.UTC(), o.DateModifiedGMT.UTC()
+		return o
+	}
+	return reflect.DeepEqual(norm(*a), norm(*b))
 }

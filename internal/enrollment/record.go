@@ -170,6 +170,9 @@ const (
 	OutcomeStale     = "stale"     // older than the stored order: recorded only
 	OutcomeDuplicate = "duplicate" // the same body was received before: nothing recorded
 	OutcomeIgnored   = "ignored"   // a topic the service does not act on
+	// OutcomeTie: the same date_modified_gmt as the stored order (WooCommerce stamps to the
+	// second) and other contents: recorded, and the order is read from the shop to settle it.
+	OutcomeTie = "tie"
 )
 
 // Job kinds.
@@ -177,6 +180,9 @@ const (
 	JobEnroll   = "enroll"
 	JobEmail    = "email"
 	JobUnenroll = "unenroll"
+	// JobRefresh reads the order from the shop and applies it: two deliveries stamped with
+	// the same second disagreed, and only the shop knows which is current.
+	JobRefresh = "refresh"
 )
 
 // Unenroll job scopes.

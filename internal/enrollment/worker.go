@@ -24,6 +24,8 @@ func (s *Service) Process(ctx context.Context, j Job, attempt int) error {
 		return s.processEmail(ctx, j, attempt)
 	case JobUnenroll:
 		return s.processUnenroll(ctx, j, attempt)
+	case JobRefresh:
+		return s.processRefresh(ctx, j)
 	default:
 		return Permanent(fmt.Errorf("unknown job kind %q", j.Kind))
 	}
@@ -600,4 +602,22 @@ func (s *Service) mailCompletionFailure(ctx context.Context, orderID int64) erro
 		return nil, nil
 	})
 	return errors.Join(result, err)
+}
+
+// processRefresh settles a tie between two deliveries (OutcomeTie): it reads the order from
+// the shop and applies it as a delivery would, queueing what the order then needs.
+func (s *Service) processRefresh(ctx context.Context, j Job) error {
+	o, err := s.Shop.GetOrder(ctx, j.OrderID)
+	if err != nil {
+		if IsPermanent(err) {
+			return Permanent(fmt.Errorf("read order %d from the shop to settle two deliveries of the same second: %w", j.OrderID, err))
+		}
+		return fmt.Errorf("%w: read order %d from the shop: %v", ErrRetry, j.OrderID, err)
+	}
+	outcome, err := s.Intake(ctx, Delivery{Topic: TopicRefresh, Hash: j.ID, OrderID: j.OrderID}, o, nil)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrRetry, err)
+	}
+	s.log().InfoContext(ctx, "order read from the shop to settle a tie", "order", j.OrderID, "status", o.Status, "outcome", outcome)
+	return nil
 }
