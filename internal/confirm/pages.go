@@ -53,7 +53,7 @@ type orderDetails struct {
 
 type lineDetails struct {
 	Name     string
-	Quantity int
+	Quantity string
 	Total    string
 }
 
@@ -74,7 +74,7 @@ func details(o *enrollment.Order, lang string) *orderDetails {
 		d.Date = formatDate(o.DateCreatedGMT, lang) + " UTC"
 	}
 	for _, l := range o.Lines {
-		d.Lines = append(d.Lines, lineDetails{Name: l.Name, Quantity: l.Quantity, Total: money(l.Total, o.Currency)})
+		d.Lines = append(d.Lines, lineDetails{Name: l.Name, Quantity: l.DisplayQuantity(), Total: money(l.Total, o.Currency)})
 	}
 	return d
 }

@@ -183,6 +183,7 @@ func (f *fakeStore) UpdateSweep(_ context.Context, fn func(*SweepState) error) e
 	defer f.mu.Unlock()
 	st := f.sweep
 	st.Incidents = slices.Clone(st.Incidents)
+	st.Notices = slices.Clone(st.Notices)
 	if err := fn(&st); err != nil {
 		return err
 	}
@@ -201,9 +202,31 @@ func (fakeRecipients) NewOrderRecipients(context.Context) ([]string, error) {
 }
 
 type fakeAlerter struct {
-	mu   sync.Mutex
-	sent [][]string
-	err  error
+	mu         sync.Mutex
+	sent       [][]string
+	legacy     [][]LegacyWebhook
+	unreadable [][]UnreadableOrder
+	err        error
+}
+
+func (f *fakeAlerter) SendLegacyWebhookAlert(_ context.Context, _ []string, _ string, hooks []LegacyWebhook) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	f.legacy = append(f.legacy, hooks)
+	return nil
+}
+
+func (f *fakeAlerter) SendUnreadableOrderAlert(_ context.Context, _ []string, _ string, orders []UnreadableOrder) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	f.unreadable = append(f.unreadable, orders)
+	return nil
 }
 
 func (f *fakeAlerter) SendWebhookAlert(_ context.Context, to []string, _ string, problems []string) error {

@@ -103,6 +103,8 @@ func (s *Service) enrollLines(ctx context.Context, j Job, attempt int) (retry er
 			switch {
 			case l.Invalid != "":
 				failLine(l, j.Gen, fmt.Sprintf("the product's SKU %q is not a valid course list: %s", l.Course, l.Invalid))
+			case l.Unreadable != "":
+				failLine(l, j.Gen, l.Unreadable)
 			case email == "":
 				failLine(l, j.Gen, "the order has no billing email, so there is no learner to enroll")
 			default:
