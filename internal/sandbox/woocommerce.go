@@ -1419,11 +1419,14 @@ func (s *Shop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	drop := s.dropAuth
 	s.mu.Unlock()
-	if drop { // the web server keeps the header from PHP (SetDropAuthorization); the log keeps what was sent
-		r = r.Clone(r.Context())
-		r.Header.Del("Authorization")
+	// php is the request as PHP sees it: without the Authorization header when the web server
+	// drops it (SetDropAuthorization). The call log keeps what the client sent.
+	php := r
+	if drop {
+		php = r.Clone(r.Context())
+		php.Header.Del("Authorization")
 	}
-	if e := s.authenticate(r, body, route); e != nil {
+	if e := s.authenticate(php, body, route); e != nil {
 		s.writeError(rec, e)
 		return
 	}

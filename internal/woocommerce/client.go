@@ -404,9 +404,8 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in a
 					"the REST keys are sent as the consumer_key and consumer_secret query parameters from now on",
 					"path", path, "answer", first.Code)
 			}
-			if err2 != nil || s2 != http.StatusUnauthorized {
-				status, b, h, err = s2, b2, h2, err2
-			}
+			// The second answer says more: with wrong keys, "Consumer secret is invalid".
+			status, b, h, err = s2, b2, h2, err2
 		}
 	}
 	if err != nil {
