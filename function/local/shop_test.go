@@ -118,6 +118,28 @@ func TestWebhookOddSKUIsThatLinesFailure(t *testing.T) {
 	}
 }
 
+// A plugin that makes the billing email an object: the order is recorded, and since there is
+// no learner to read, each course line fails with that reason (reported), rather than a 400.
+// The reason does not hold the address.
+func TestWebhookUnreadableEmailFailsTheCourseLines(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	spec := cardOrder(course("Intro to Python", coursePy))
+	spec.Fields = sandbox.Fields{"billing": map[string]any{"first_name": "Ana", "email": map[string]string{"address": learner}}}
+	id := st.Shop.CreateOrder(spec)
+	st.Shop.Wait()
+	if d, ok := lastDelivery(st, id, "order.created"); !ok || d.Status != 200 {
+		t.Fatalf("delivery answered %d, want 200", d.Status)
+	}
+	waitFor(t, "the failure note", 30*time.Second, func() bool { return strings.Contains(notes(st, id), "billing.email is an object") })
+	if strings.Contains(notes(st, id), learner) {
+		t.Errorf("the note holds the address:\n%s", notes(st, id))
+	}
+	if n := len(st.LMS.Log.Calls("enroll")); n != 0 {
+		t.Errorf("%d enrollment calls", n)
+	}
+}
+
 // Reconciliation never stalls on an order it cannot read: the rest are recorded (the decimal
 // quantity one enrolled), the checkpoint moves, and the unreadable order is reported once, by
 // email and log, with its id.
