@@ -67,6 +67,9 @@ type Options struct {
 	// LMSTimeout overrides the LMS client's per-request timeout (openedx.DefaultTimeout when
 	// 0); tests of a hanging LMS shorten it.
 	LMSTimeout time.Duration
+	// ShopHTTPClient reaches the shop's REST API (tests: one that trusts a test shop's TLS
+	// certificate); http.DefaultClient when nil.
+	ShopHTTPClient *http.Client
 }
 
 // New connects to Firestore and Pub/Sub and builds the App.
@@ -92,7 +95,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 		st.Close()
 		return nil, err
 	}
-	shop := woocommerce.New(woocommerce.Config{BaseURL: cfg.WCURL, ConsumerKey: cfg.WCConsumerKey, ConsumerSecret: cfg.WCConsumerSecret})
+	shop := woocommerce.New(woocommerce.Config{BaseURL: cfg.WCURL, ConsumerKey: cfg.WCConsumerKey, ConsumerSecret: cfg.WCConsumerSecret, HTTPClient: opt.ShopHTTPClient, Log: log})
 	lms := openedx.New(openedx.Config{BaseURL: cfg.OpenEdXURL, ClientID: cfg.OpenEdXClientID, ClientSecret: cfg.OpenEdXClientSecret, Strategy: cfg.OpenEdXEnrollStrategy, Timeout: opt.LMSTimeout})
 	mailer := mail.New(mail.Config{APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.MailFrom, ShopName: shopName(cfg), Language: cfg.Language, LinkTTL: cfg.ConfirmLinkTTL})
 	signer := confirm.NewSigner([]byte(cfg.ConfirmSigningKey), cfg.ConfirmLinkTTL)

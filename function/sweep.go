@@ -29,7 +29,8 @@ func (a *App) sweep(w http.ResponseWriter, r *http.Request) {
 	}
 	a.Log.InfoContext(ctx, "sweep done", "published", rep.Published, "unpublished", rep.Unpublished,
 		"reconciled", rep.Reconcile.Orders, "reconcile_failed", rep.Reconcile.Failed,
-		"incidents_opened", rep.Webhooks.Opened, "incidents_closed", rep.Webhooks.Closed)
+		"reconcile_unreadable", rep.Reconcile.Unreadable,
+		"incidents_opened", rep.Webhooks.Opened, "incidents_closed", rep.Webhooks.Closed, "notices_sent", rep.Notices.Sent)
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(rep)
 }

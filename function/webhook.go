@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
 	"github.com/aulasneo/wc-openedx/internal/woocommerce"
@@ -15,7 +16,8 @@ import (
 const MaxWebhookBytes = 2 << 20
 
 // webhook is the Webhook function (SPEC §2.1): cheap checks first (size, ping, signature over
-// the raw bytes, source), then parse, record and queue.
+// the raw bytes, source), then parse, record and queue. Parsing is liberal: a signed order with
+// a numeric id is recorded whatever its other fields hold (woocommerce.ParseOrder).
 func (a *App) webhook(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
@@ -57,8 +59,15 @@ func (a *App) webhook(w http.ResponseWriter, r *http.Request) {
 
 	var outcome string
 	cleanup := func() {}
-	switch d.Topic {
-	case enrollment.TopicOrderCreated, enrollment.TopicOrderUpdated:
+	legacyID, legacy := woocommerce.LegacyOrderID(body)
+	switch {
+	case legacy && strings.HasPrefix(d.Topic, "order."):
+		// A webhook set to a legacy API version (SPEC §2.1): 200, recorded as ignored, the
+		// admins told once. A 400 would only count towards WooCommerce disabling it.
+		d.OrderID = legacyID
+		log = log.With("order", legacyID, "webhook", d.WebhookID)
+		outcome, err = a.Service.IntakeLegacy(ctx, d)
+	case d.Topic == enrollment.TopicOrderCreated || d.Topic == enrollment.TopicOrderUpdated:
 		order, perr := woocommerce.ParseOrder(body)
 		if perr != nil {
 			reject(w, http.StatusBadRequest, perr.Error())
@@ -67,7 +76,7 @@ func (a *App) webhook(w http.ResponseWriter, r *http.Request) {
 		d.OrderID = order.ID
 		log = log.With("order", order.ID, "status", order.Status)
 		outcome, cleanup, err = a.Service.IntakeThenCleanup(ctx, d, order, body)
-	case "order.deleted", "order.restored":
+	case d.Topic == "order.deleted" || d.Topic == "order.restored":
 		id, perr := woocommerce.OrderID(body)
 		if perr != nil {
 			reject(w, http.StatusBadRequest, perr.Error())

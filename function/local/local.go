@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"time"
 
@@ -49,6 +50,10 @@ type Options struct {
 	LMSTimeout time.Duration
 	// NoWebhooks leaves the simulated shop without webhooks (tests that deliver by hand).
 	NoWebhooks bool
+	// ShopTLS serves the simulated shop over https, with a certificate only the service's
+	// shop client trusts: WooCommerce then takes HTTP Basic auth and query-string keys
+	// (is_ssl), where over http it takes OAuth 1.0a only.
+	ShopTLS bool
 }
 
 // Stack is a running local service.
@@ -63,6 +68,7 @@ type Stack struct {
 	Simulated []string
 
 	servers []*http.Server
+	closers []func()
 }
 
 // Start brings the stack up.
@@ -88,6 +94,7 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	st.serve(l, mux)
 
 	set := map[string]string{}
+	var shopClient *http.Client // nil: the default client
 	env := func(k string) string { v, _ := opt.Env(k); return strings.TrimSpace(v) }
 	def := func(k, v string) {
 		if env(k) == "" {
@@ -126,8 +133,13 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 			ConsumerKey: SimConsumerKey, ConsumerSecret: SimConsumerSecret,
 			WebhookSecret: SimWebhookSecret, Recipients: "shop-admin@example.com",
 		})
-		u, err := st.listen(st.Shop)
-		if err != nil {
+		var u string
+		if opt.ShopTLS {
+			srv := httptest.NewUnstartedServer(st.Shop)
+			srv.StartTLS()
+			st.closers = append(st.closers, srv.Close)
+			u, shopClient = srv.URL, srv.Client()
+		} else if u, err = st.listen(st.Shop); err != nil {
 			return nil, err
 		}
 		st.Shop.SetHomeURL(u)
@@ -145,7 +157,7 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 		return nil, err
 	}
 	st.Config = cfg
-	appOpt := function.Options{Log: opt.Log, Lease: opt.Lease, PublishTimeout: opt.PublishTimeout, OutboxGrace: opt.OutboxGrace, LMSTimeout: opt.LMSTimeout}
+	appOpt := function.Options{Log: opt.Log, Lease: opt.Lease, PublishTimeout: opt.PublishTimeout, OutboxGrace: opt.OutboxGrace, LMSTimeout: opt.LMSTimeout, ShopHTTPClient: shopClient}
 	if opt.PubSubHost != "" {
 		appOpt.PubSubOptions = jobs.EmulatorAt(opt.PubSubHost)
 	}
@@ -197,6 +209,9 @@ func (st *Stack) Close() {
 	defer cancel()
 	for _, s := range st.servers {
 		_ = s.Shutdown(ctx)
+	}
+	for _, c := range st.closers {
+		c()
 	}
 	if st.App != nil {
 		_ = st.App.Close()

@@ -185,7 +185,13 @@ func TestWebhookIntakeRules(t *testing.T) {
 		{"no id", delivery{topic: "order.created", body: []byte(`{"status":"processing"}`)}, 400, `no numeric "id"`, false},
 		{"string id", delivery{topic: "order.updated", body: []byte(`{"id":"727"}`)}, 400, "", false},
 		{"deleted without id", delivery{topic: "order.deleted", body: []byte(`{}`)}, 400, `no numeric "id"`, false},
-		{"bad date", delivery{topic: "order.created", body: withOrder(body, `"date_modified_gmt":"2024-11-05T14:32:14"`, `"date_modified_gmt":"yesterday"`)}, 400, "date_modified_gmt", false},
+		// Liberal intake (SPEC §2.1): a signed order with a numeric id is recorded whatever the
+		// rest holds.
+		{"date that is not WooCommerce's", delivery{topic: "order.created", body: withOrder(body, `"date_modified_gmt":"2024-11-05T14:32:14"`, `"date_modified_gmt":"yesterday"`)}, 200, `"outcome":"applied"`, true},
+		{"decimal quantity", delivery{topic: "order.created", body: withOrder(body, `"quantity":1,`, `"quantity":1.5,`)}, 200, `"outcome":"applied"`, true},
+		{"numbers as strings", delivery{topic: "order.created", body: withOrder(body, `"product_id":93,`, `"product_id":"93",`, `"id":315,`, `"id":"315",`, `"price":149,`, `"price":"149",`)}, 200, `"outcome":"applied"`, true},
+		{"a number and nulls where strings were, extra keys", delivery{topic: "order.created", body: withOrder(body, `"number":"727"`, `"number":727,"x_plugin":{"a":[1]}`, `"name":"Intro to Python (Self-paced)"`, `"name":null`, `"total":"149.00","total_tax"`, `"total":null,"total_tax"`)}, 200, `"outcome":"applied"`, true},
+		{"legacy API version", delivery{topic: "order.created", body: []byte(`{"order":{"id":727,"order_number":"727","status":"processing"}}`)}, 200, `"outcome":"ignored"`, true},
 		{"order.created", delivery{topic: "order.created", body: body}, 200, `"outcome":"applied"`, true},
 		{"scheme in capitals, no trailing slash", delivery{topic: "order.created", body: body, source: "PLACEHOLDER"}, 200, `"outcome":"applied"`, true},
 		{"order.deleted", delivery{topic: "order.deleted", body: []byte(`{"id":727}`)}, 200, `"outcome":"ignored"`, true},

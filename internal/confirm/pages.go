@@ -57,7 +57,7 @@ type orderDetails struct {
 
 type lineDetails struct {
 	Name     string
-	Quantity int
+	Quantity string
 	Total    string
 }
 
@@ -78,7 +78,7 @@ func details(o *enrollment.Order, lang string) *orderDetails {
 		d.Date = formatDate(o.DateCreatedGMT, lang) + " UTC"
 	}
 	for _, l := range o.Lines {
-		d.Lines = append(d.Lines, lineDetails{Name: l.Name, Quantity: l.Quantity, Total: money(l.Total, o.Currency)})
+		d.Lines = append(d.Lines, lineDetails{Name: l.Name, Quantity: l.DisplayQuantity(), Total: money(l.Total, o.Currency)})
 	}
 	return d
 }

@@ -47,7 +47,7 @@ type Service struct {
 	// Reconciliation and webhook health (SPEC §2.7); the sweep only publishes the outbox
 	// when ShopAdmin or SweepStore is nil.
 	ShopAdmin     ShopAdmin
-	Alerter       WebhookAlerter
+	Alerter       Alerter
 	SweepStore    SweepStore
 	SweepSettings SweepSettings
 }
@@ -316,9 +316,18 @@ func hasOtherLines(o *Order) bool {
 // WooCommerce shows a line's SKU from the product as it is now, so a fixed SKU arrives on the
 // next delivery: new courses become pending, and failed or pending states of courses no
 // longer in the order are dropped. Enrolled and in-flight states are kept.
+//
+// A line whose SKU cannot be read (LineItem.Unreadable), and every course line of an order
+// whose status, payment method or email cannot be read (Order.Unreadable), is kept with the
+// reason in Unreadable: it fails and is reported like an invalid SKU, and a later delivery
+// that can be read clears it (SPEC §2.1).
 func syncLines(rec *OrderRecord, o *Order, defaultMode string) {
 	var want []LineState
 	for _, li := range o.Lines {
+		if li.Unreadable != "" {
+			want = append(want, LineState{LineID: li.ID, LineName: li.Name, Course: li.SKU, Unreadable: li.Unreadable})
+			continue
+		}
 		if !IsCourseSKU(li.SKU) {
 			continue
 		}
@@ -328,7 +337,7 @@ func syncLines(rec *OrderRecord, o *Order, defaultMode string) {
 			continue
 		}
 		for _, c := range courses {
-			want = append(want, LineState{LineID: li.ID, LineName: li.Name, Course: c.Key, Mode: c.Mode})
+			want = append(want, LineState{LineID: li.ID, LineName: li.Name, Course: c.Key, Mode: c.Mode, Unreadable: o.Unreadable})
 		}
 	}
 	have := map[string]LineState{}
@@ -347,7 +356,7 @@ func syncLines(rec *OrderRecord, o *Order, defaultMode string) {
 		}
 		l.LineName = w.LineName
 		if l.State != LineEnrolled && l.State != LineClaimed {
-			l.Mode, l.Invalid = w.Mode, w.Invalid
+			l.Mode, l.Invalid, l.Unreadable = w.Mode, w.Invalid, w.Unreadable
 		}
 		out = append(out, l)
 	}

@@ -42,6 +42,11 @@ type Order struct {
 	Billing            Person
 	Lines              []LineItem
 	Refunds            []Refund
+	// Unreadable names the fields every course line's enrollment needs (status, payment
+	// method, billing email) that the shop sent in a form the service cannot read, as a plugin
+	// that retypes fields may (SPEC §2.1); "" when there are none. Each course line then fails
+	// with it as the reason.
+	Unreadable string
 }
 
 // Person is the billing contact.
@@ -59,9 +64,23 @@ type LineItem struct {
 	ID        int64
 	Name      string
 	ProductID int64
-	Quantity  int
-	Total     string
-	SKU       string
+	// Quantity is in whole units, rounded up when a decimal-quantity plugin sells fractions;
+	// QuantityText is then the quantity as the shop wrote it, e.g. "1.5" ("" otherwise).
+	Quantity     int
+	QuantityText string
+	Total        string
+	SKU          string
+	// Unreadable says why the line's course cannot be read (its SKU is of an odd type); the
+	// line then fails with it as the reason. "" for a readable line.
+	Unreadable string
+}
+
+// DisplayQuantity is the quantity as people should see it.
+func (li LineItem) DisplayQuantity() string {
+	if li.QuantityText != "" {
+		return li.QuantityText
+	}
+	return itoa(int64(li.Quantity))
 }
 
 // Refund is one refund of an order as the order payload lists it.

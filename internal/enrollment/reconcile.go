@@ -18,9 +18,13 @@ import (
 // checks that the shop's order webhooks are there, active, and point at the service.
 
 // ShopOrder is an order as the shop's order listing shows it, with its JSON as the shop wrote it.
+// Order is nil for an entry that cannot be read as an order (it has no numeric id, say):
+// Unreadable says why and Ref is its id as the shop wrote it ("" when it has none).
 type ShopOrder struct {
-	Order *Order
-	Raw   []byte
+	Order      *Order
+	Raw        []byte
+	Unreadable string
+	Ref        string
 }
 
 // Webhook is one of the shop's webhooks as its REST API shows it (which has no API version).
@@ -51,9 +55,14 @@ type ShopAdmin interface {
 	SetWebhookStatus(ctx context.Context, id int64, status string) error
 }
 
-// WebhookAlerter emails that the shop's webhooks need attention. Implemented by internal/mail.
-type WebhookAlerter interface {
+// Alerter emails the shop's admins what the sweep found. Implemented by internal/mail.
+type Alerter interface {
+	// SendWebhookAlert: the shop's webhooks need attention (SPEC §2.7).
 	SendWebhookAlert(ctx context.Context, to []string, shopURL string, problems []string) error
+	// SendLegacyWebhookAlert: these webhooks are set to a legacy API version (SPEC §2.1).
+	SendLegacyWebhookAlert(ctx context.Context, to []string, shopURL string, hooks []LegacyWebhook) error
+	// SendUnreadableOrderAlert: reconciliation could not read these orders (SPEC §2.1).
+	SendUnreadableOrderAlert(ctx context.Context, to []string, shopURL string, orders []UnreadableOrder) error
 }
 
 // SweepState is what the sweep keeps between runs (sweep/state).
@@ -63,7 +72,9 @@ type SweepState struct {
 	Checkpoint time.Time `firestore:"checkpoint"`
 	// Incidents are the webhook problems reported and not yet seen gone.
 	Incidents []Incident `firestore:"incidents"`
-	UpdatedAt time.Time  `firestore:"updatedAt"`
+	// Notices are the problems reported once (notice.go).
+	Notices   []Notice  `firestore:"notices,omitempty"`
+	UpdatedAt time.Time `firestore:"updatedAt"`
 }
 
 // Incident is one open webhook problem, reported once.
@@ -111,18 +122,22 @@ type SweepResult struct {
 	Unpublished int             `json:"unpublished"` // outbox jobs still not published
 	Webhooks    WebhookReport   `json:"webhooks"`
 	Reconcile   ReconcileReport `json:"reconcile"`
+	Notices     NoticeReport    `json:"notices"`
 }
 
 // ReconcileReport says what reconciliation did in one run.
 type ReconcileReport struct {
-	Ran        bool           `json:"ran"`
-	From       time.Time      `json:"from,omitzero"` // the modified_after of the listing
-	Orders     int            `json:"orders"`        // orders that went through intake
-	Outcomes   map[string]int `json:"outcomes,omitempty"`
-	Failed     int            `json:"failed"` // orders whose intake failed (retried next run)
-	Complete   bool           `json:"complete"`
-	Checkpoint time.Time      `json:"checkpoint,omitzero"` // as saved after the run
-	Error      string         `json:"error,omitempty"`
+	Ran      bool           `json:"ran"`
+	From     time.Time      `json:"from,omitzero"` // the modified_after of the listing
+	Orders   int            `json:"orders"`        // orders that went through intake
+	Outcomes map[string]int `json:"outcomes,omitempty"`
+	Failed   int            `json:"failed"` // orders whose intake failed (retried next run)
+	// Unreadable counts the listing's entries that could not be read as orders; they are
+	// reported once (a notice) and do not hold the checkpoint back.
+	Unreadable int       `json:"unreadable"`
+	Complete   bool      `json:"complete"`
+	Checkpoint time.Time `json:"checkpoint,omitzero"` // as saved after the run
+	Error      string    `json:"error,omitempty"`
 }
 
 // WebhookReport says what the webhook health check found and did in one run.
@@ -154,8 +169,10 @@ func (s *Service) Sweep(ctx context.Context) (SweepResult, error) {
 	if err != nil {
 		return res, fmt.Errorf("read the sweep state: %w", err)
 	}
-	res.Webhooks = s.CheckWebhooks(ctx, st.Incidents)
+	var hooks []Webhook
+	res.Webhooks, hooks = s.checkWebhooks(ctx, st.Incidents)
 	res.Reconcile = s.Reconcile(ctx, st.Checkpoint)
+	res.Notices = s.SendNotices(ctx, hooks)
 	return res, nil
 }
 
@@ -183,6 +200,11 @@ func (k orderKey) compare(o orderKey) int {
 // it moves to the end of the list, which would shift every later page by one and skip an
 // order. Each query starts at the second of the last order read and skips what was read;
 // page numbers only step over more than a page of orders modified in one second.
+//
+// An entry the run cannot read as an order never stalls it (SPEC §2.1): it is reported once
+// (a notice, emailed by the sweep, and a log line) with its id, and the run goes on and moves
+// the checkpoint past it. An order whose date_modified_gmt cannot be read goes through intake
+// but, having no place in the walk, is read once per run.
 func (s *Service) Reconcile(ctx context.Context, checkpoint time.Time) ReconcileReport {
 	start := s.now()
 	rep := ReconcileReport{Ran: true, Outcomes: map[string]int{}}
@@ -205,6 +227,10 @@ func (s *Service) Reconcile(ctx context.Context, checkpoint time.Time) Reconcile
 		after    = from
 		page     = 1
 		requests = 0
+		// Entries without a place in the walk, read once per run: unreadable ones by body,
+		// undated orders by id.
+		seenRaw     = map[string]bool{}
+		seenUndated = map[int64]bool{}
 	)
 	for {
 		if requests >= reconcileMaxPages {
@@ -218,16 +244,29 @@ func (s *Service) Reconcile(ctx context.Context, checkpoint time.Time) Reconcile
 			log.ErrorContext(ctx, "reconciliation could not list the shop's orders; the next run retries", "page", page, "error", err)
 			break
 		}
-		fresh := 0
+		fresh, advanced := 0, false
 		for _, so := range orders {
 			if so.Order == nil {
+				if h := bodyHash(so.Raw); !seenRaw[h] {
+					seenRaw[h] = true
+					fresh++
+					rep.Unreadable++
+					s.noticeUnreadable(ctx, so, h)
+				}
 				continue
 			}
 			k := orderKey{so.Order.DateModifiedGMT, so.Order.ID}
-			if last != (orderKey{}) && k.compare(last) <= 0 {
-				continue // read earlier in this run
+			if k.modified.IsZero() {
+				if seenUndated[k.id] {
+					continue
+				}
+				seenUndated[k.id] = true
+			} else {
+				if last != (orderKey{}) && k.compare(last) <= 0 {
+					continue // read earlier in this run
+				}
+				last, advanced = k, true
 			}
-			last = k
 			fresh++
 			outcome, err := s.Intake(ctx, Delivery{Topic: TopicReconcile, Hash: bodyHash(so.Raw), OrderID: so.Order.ID}, so.Order, so.Raw)
 			if err != nil {
@@ -246,7 +285,7 @@ func (s *Service) Reconcile(ctx context.Context, checkpoint time.Time) Reconcile
 			if outcome == OutcomeApplied {
 				log.InfoContext(ctx, "order reconciled", "order", so.Order.ID, "status", so.Order.Status, "outcome", outcome)
 			}
-			if !blocked {
+			if !blocked && !k.modified.IsZero() {
 				safe = k.modified
 			}
 		}
@@ -258,8 +297,10 @@ func (s *Service) Reconcile(ctx context.Context, checkpoint time.Time) Reconcile
 			rep.Complete = true
 			break
 		}
-		if fresh == 0 {
-			page++ // more than a page of orders modified in one second
+		if fresh == 0 || !advanced {
+			// More than a page of orders modified in one second, or a page of entries that
+			// have no place in the walk: the next page of the same listing.
+			page++
 			continue
 		}
 		// WooCommerce compares modified_after to the second, exclusively: start one second
@@ -393,13 +434,20 @@ func sameURL(a, b string) bool {
 // problem that comes back is reported again. With WEBHOOK_REACTIVATE a paused or disabled
 // webhook of ours is set back to active, and the report says so.
 func (s *Service) CheckWebhooks(ctx context.Context, open []Incident) WebhookReport {
+	rep, _ := s.checkWebhooks(ctx, open)
+	return rep
+}
+
+// checkWebhooks is CheckWebhooks that also returns the shop's webhooks (nil when they could
+// not be listed), which the notices name.
+func (s *Service) checkWebhooks(ctx context.Context, open []Incident) (WebhookReport, []Webhook) {
 	rep := WebhookReport{Ran: true}
 	log := s.log()
 	hooks, err := s.ShopAdmin.Webhooks(ctx)
 	if err != nil {
 		rep.Error = "list the shop's webhooks: " + err.Error()
 		log.ErrorContext(ctx, "webhook check could not list the shop's webhooks", "error", err)
-		return rep
+		return rep, nil
 	}
 	problems := webhookProblems(hooks, s.SweepSettings.WebhookURL)
 	for i, p := range problems {
@@ -448,7 +496,7 @@ func (s *Service) CheckWebhooks(ctx context.Context, open []Incident) WebhookRep
 	if err != nil {
 		rep.Error = "record webhook incidents: " + err.Error()
 		log.ErrorContext(ctx, "webhook incidents not recorded; the next run checks again", "error", err)
-		return rep
+		return rep, hooks
 	}
 	rep.Opened, rep.Closed = len(opened), len(closed)
 	for _, in := range closed {
@@ -463,7 +511,7 @@ func (s *Service) CheckWebhooks(ctx context.Context, open []Incident) WebhookRep
 		}
 	}
 	if len(opened) == 0 {
-		return rep
+		return rep, hooks
 	}
 
 	texts := make([]string, len(opened))
@@ -473,13 +521,13 @@ func (s *Service) CheckWebhooks(ctx context.Context, open []Incident) WebhookRep
 	sendErr := s.alert(ctx, texts)
 	if sendErr == nil {
 		rep.Alerted = true
-		return rep
+		return rep, hooks
 	}
 	rep.Error = "webhook alert email: " + sendErr.Error()
 	if IsPermanent(sendErr) {
 		// Retrying every few minutes would not help; the log line above stays.
 		log.ErrorContext(ctx, "webhook alert email not sent", "error", sendErr)
-		return rep
+		return rep, hooks
 	}
 	// Undo the claim so that the next run reports these problems again.
 	log.WarnContext(ctx, "webhook alert email not sent; the next run tries again", "error", sendErr)
@@ -492,21 +540,16 @@ func (s *Service) CheckWebhooks(ctx context.Context, open []Incident) WebhookRep
 	if err != nil {
 		log.ErrorContext(ctx, "could not reopen the unreported webhook incidents", "error", err)
 	}
-	return rep
+	return rep, hooks
 }
 
 // alert emails problems to the new-order recipients.
 func (s *Service) alert(ctx context.Context, problems []string) error {
-	if s.Alerter == nil {
-		return Permanent(fmt.Errorf("no mailer for webhook alerts"))
+	err := s.alertWith(ctx, func(to []string) error {
+		return s.Alerter.SendWebhookAlert(ctx, to, s.SweepSettings.ShopURL, problems)
+	})
+	if err == nil {
+		s.log().InfoContext(ctx, "webhook alert sent", "problems", len(problems))
 	}
-	to := s.recipients(ctx)
-	if len(to) == 0 {
-		return Permanent(fmt.Errorf("no recipients: the shop's new-order recipients are empty and NOTIFY_EMAILS is not set"))
-	}
-	if err := s.Alerter.SendWebhookAlert(ctx, to, s.SweepSettings.ShopURL, problems); err != nil {
-		return err
-	}
-	s.log().InfoContext(ctx, "webhook alert sent", "recipients", len(to), "problems", len(problems))
-	return nil
+	return err
 }

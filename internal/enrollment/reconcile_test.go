@@ -64,8 +64,12 @@ func TestWebhookProblems(t *testing.T) {
 // fakeAdmin is a shop's order listing and webhooks, listing as WooCommerce does:
 // modified_after exclusive to the second, sorted by date modified then id.
 type fakeAdmin struct {
-	mu       sync.Mutex
-	orders   map[int64]*Order
+	mu     sync.Mutex
+	orders map[int64]*Order
+	// odd lists orders the listing returns as unreadable entries (Ref = id); listedAt places
+	// an order in the listing when its DateModifiedGMT is not what the shop sorts by.
+	odd      map[int64]bool
+	listedAt map[int64]time.Time
 	hooks    []Webhook
 	listErr  error
 	calls    int
@@ -90,20 +94,30 @@ func (a *fakeAdmin) OrdersModifiedAfter(_ context.Context, t time.Time, page, pe
 		return nil, 0, a.listErr
 	}
 	after := t.Truncate(time.Second)
+	listed := func(o *Order) time.Time {
+		if at, ok := a.listedAt[o.ID]; ok {
+			return at
+		}
+		return o.DateModifiedGMT
+	}
 	var list []*Order
 	for _, o := range a.orders {
-		if o.DateModifiedGMT.After(after) {
+		if listed(o).After(after) {
 			list = append(list, o)
 		}
 	}
 	slices.SortFunc(list, func(x, y *Order) int {
-		return orderKey{x.DateModifiedGMT, x.ID}.compare(orderKey{y.DateModifiedGMT, y.ID})
+		return orderKey{listed(x), x.ID}.compare(orderKey{listed(y), y.ID})
 	})
 	total := (len(list) + perPage - 1) / perPage
 	from := min((page-1)*perPage, len(list))
 	var out []ShopOrder
 	for _, o := range list[from:min(from+perPage, len(list))] {
 		c := *o
+		if a.odd[c.ID] {
+			out = append(out, ShopOrder{Raw: fmt.Appendf(nil, `{"id":"%d"}`, c.ID), Ref: fmt.Sprint(c.ID), Unreadable: `the order's "id" is text`})
+			continue
+		}
 		out = append(out, ShopOrder{Order: &c, Raw: fmt.Appendf(nil, `{"id":%d,"status":%q,"date_modified_gmt":%q}`, c.ID, c.Status, c.DateModifiedGMT)})
 	}
 	return out, total, nil
@@ -146,6 +160,7 @@ type fakeStore struct {
 	sweep SweepState
 	// intakes counts Intake calls per order that recorded something.
 	intakes map[int64]int
+	ignored []Delivery // RecordIgnored
 }
 
 func newFakeStore() *fakeStore {
@@ -172,6 +187,17 @@ func (f *fakeStore) Intake(_ context.Context, d Delivery, apply func(*OrderRecor
 
 func (f *fakeStore) JobPublished(context.Context, string) error { return nil }
 
+func (f *fakeStore) RecordIgnored(_ context.Context, d Delivery) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.seen[d.Hash] {
+		return true, nil
+	}
+	f.seen[d.Hash] = true
+	f.ignored = append(f.ignored, d)
+	return false, nil
+}
+
 func (f *fakeStore) LoadSweep(context.Context) (SweepState, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -183,6 +209,7 @@ func (f *fakeStore) UpdateSweep(_ context.Context, fn func(*SweepState) error) e
 	defer f.mu.Unlock()
 	st := f.sweep
 	st.Incidents = slices.Clone(st.Incidents)
+	st.Notices = slices.Clone(st.Notices)
 	if err := fn(&st); err != nil {
 		return err
 	}
@@ -201,9 +228,31 @@ func (fakeRecipients) NewOrderRecipients(context.Context) ([]string, error) {
 }
 
 type fakeAlerter struct {
-	mu   sync.Mutex
-	sent [][]string
-	err  error
+	mu         sync.Mutex
+	sent       [][]string
+	legacy     [][]LegacyWebhook
+	unreadable [][]UnreadableOrder
+	err        error
+}
+
+func (f *fakeAlerter) SendLegacyWebhookAlert(_ context.Context, _ []string, _ string, hooks []LegacyWebhook) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	f.legacy = append(f.legacy, hooks)
+	return nil
+}
+
+func (f *fakeAlerter) SendUnreadableOrderAlert(_ context.Context, _ []string, _ string, orders []UnreadableOrder) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return f.err
+	}
+	f.unreadable = append(f.unreadable, orders)
+	return nil
 }
 
 func (f *fakeAlerter) SendWebhookAlert(_ context.Context, to []string, _ string, problems []string) error {
@@ -329,6 +378,91 @@ func TestReconcileShopDown(t *testing.T) {
 	rep = s.Reconcile(context.Background(), time.Time{})
 	if want := testNow.Add(-24 * time.Hour); !st.sweep.Checkpoint.Equal(want) {
 		t.Errorf("first-run checkpoint %v, want the window's start %v (report %+v)", st.sweep.Checkpoint, want, rep)
+	}
+}
+
+// An order the run cannot read does not stall it (SPEC §2.1): the others are recorded, the
+// checkpoint moves past it, and it is reported once, with its id.
+func TestReconcileGoesPastUnreadableOrders(t *testing.T) {
+	t.Parallel()
+	admin := &fakeAdmin{odd: map[int64]bool{3: true}, listedAt: map[int64]time.Time{}}
+	base := testNow.Add(-30 * time.Minute)
+	for i := range int64(6) {
+		admin.add(1+i, StatusProcessing, base.Add(time.Duration(i)*time.Minute))
+	}
+	// Order 6's date_modified_gmt cannot be read; the shop still lists it by its real date.
+	admin.listedAt[6] = admin.orders[6].DateModifiedGMT
+	admin.orders[6].DateModifiedGMT = time.Time{}
+	st := newFakeStore()
+	al := &fakeAlerter{}
+	s := newSweepService(admin, st, al)
+
+	rep := s.Reconcile(context.Background(), testNow.Add(-time.Hour))
+	if !rep.Complete || rep.Failed != 0 || rep.Unreadable != 1 || rep.Orders != 5 {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, id := range []int64{1, 2, 4, 5, 6} {
+		if st.recs[id] == nil {
+			t.Errorf("order %d not recorded", id)
+		}
+	}
+	if !st.sweep.Checkpoint.Equal(testNow) {
+		t.Errorf("checkpoint %v, want the run's start %v", st.sweep.Checkpoint, testNow)
+	}
+	if n := st.sweep.Notices; len(n) != 1 || n[0].Kind != NoticeUnreadableOrder || n[0].Ref != "3" || n[0].Problem == "" {
+		t.Fatalf("notices %+v", n)
+	}
+
+	// Read again (the overlap): reported once.
+	s.Reconcile(context.Background(), testNow.Add(-time.Hour))
+	if len(st.sweep.Notices) != 1 {
+		t.Errorf("notices after a second run %+v", st.sweep.Notices)
+	}
+	for range 2 {
+		s.SendNotices(context.Background(), nil)
+	}
+	if len(al.unreadable) != 1 || len(al.unreadable[0]) != 1 || al.unreadable[0][0].Ref != "3" {
+		t.Errorf("unreadable-order emails %+v, want one naming order 3", al.unreadable)
+	}
+}
+
+// A delivery from a webhook set to a legacy API version is recorded as ignored with the
+// reason, and each such webhook is emailed about once; a mail outage delays the email.
+func TestLegacyDeliveriesAreReportedOncePerWebhook(t *testing.T) {
+	t.Parallel()
+	admin := &fakeAdmin{hooks: []Webhook{{ID: 3, Name: "Order created", Topic: "order.created", Status: "active"}}}
+	st := newFakeStore()
+	al := &fakeAlerter{err: errors.New("sendgrid: 503")}
+	s := newSweepService(admin, st, al)
+	ctx := context.Background()
+	for i, d := range []Delivery{
+		{Hash: "a", Topic: "order.created", WebhookID: "3", OrderID: 727},
+		{Hash: "b", Topic: "order.created", WebhookID: "3", OrderID: 728},
+		{Hash: "c", Topic: "order.updated", WebhookID: "4", OrderID: 727},
+	} {
+		if out, err := s.IntakeLegacy(ctx, d); err != nil || out != OutcomeIgnored {
+			t.Fatalf("delivery %d: %s, %v", i, out, err)
+		}
+	}
+	if len(st.ignored) != 3 || !strings.Contains(st.ignored[0].Reason, "WP REST API Integration v3") || !strings.Contains(st.ignored[0].Reason, "#3") {
+		t.Fatalf("recorded %+v", st.ignored)
+	}
+	if len(st.sweep.Notices) != 2 {
+		t.Fatalf("notices %+v, want one per webhook", st.sweep.Notices)
+	}
+	if rep := s.SendNotices(ctx, admin.hooks); rep.Sent != 0 || rep.Error == "" {
+		t.Fatalf("mail down: %+v", rep)
+	}
+	al.err = nil
+	if rep := s.SendNotices(ctx, admin.hooks); rep.Sent != 2 {
+		t.Fatalf("mail back: %+v", rep)
+	}
+	s.IntakeLegacy(ctx, Delivery{Hash: "d", Topic: "order.created", WebhookID: "3", OrderID: 729})
+	s.SendNotices(ctx, admin.hooks)
+	if len(al.legacy) != 1 || len(al.legacy[0]) != 2 ||
+		al.legacy[0][0] != (LegacyWebhook{ID: "3", Name: "Order created", Topic: "order.created"}) ||
+		al.legacy[0][1] != (LegacyWebhook{ID: "4", Topic: "order.updated"}) {
+		t.Errorf("legacy emails %+v, want one naming webhooks 3 and 4", al.legacy)
 	}
 }
 

@@ -127,6 +127,9 @@ type LineState struct {
 	UnenrolledBy string `firestore:"unenrolledBy,omitempty"`
 	// Noted: the note about this line's unenrollment (or why access was kept) is on the order.
 	Noted bool `firestore:"unenrollNoted,omitempty"`
+	// Unreadable: a field this line's enrollment needs came in a form the service cannot read
+	// (SPEC §2.1); the line fails with this reason.
+	Unreadable string `firestore:"unreadable,omitempty"`
 }
 
 // Key identifies a line state within its order.
@@ -162,6 +165,8 @@ type Delivery struct {
 	DeliveryID string    `firestore:"deliveryId"`
 	ReceivedAt time.Time `firestore:"receivedAt"`
 	Outcome    string    `firestore:"outcome"`
+	// Reason says why a delivery was ignored when its topic alone does not (a legacy payload).
+	Reason string `firestore:"reason,omitempty"`
 }
 
 // Delivery outcomes.

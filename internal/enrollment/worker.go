@@ -203,6 +203,8 @@ func (s *Service) claimLine(ctx context.Context, j Job, prev *lineOutcome, tried
 			switch {
 			case l.Invalid != "":
 				failLine(l, j.Gen, fmt.Sprintf("the product's SKU %q is not a valid course list: %s", l.Course, l.Invalid))
+			case l.Unreadable != "":
+				failLine(l, j.Gen, l.Unreadable)
 			case email == "":
 				failLine(l, j.Gen, "the order has no billing email, so there is no learner to enroll")
 			case c.line == nil:

@@ -1,7 +1,9 @@
 // Package mail sends the service's emails through SendGrid's v3 mail send API: the request
 // to confirm a payment a person must check (SPEC §2.5), the report of failed enrollments
-// (SPEC §2.4) and the webhook health alert (SPEC §2.7). Each email has an HTML and a plain-text
-// part, in English or Spanish, rendered from the embedded templates.
+// (SPEC §2.4), the webhook health alert (SPEC §2.7), and the alerts about a webhook set to a
+// legacy API version and about orders reconciliation could not read (SPEC §2.1). Each email
+// has an HTML and a plain-text part, in English or Spanish, rendered from the embedded
+// templates.
 //
 // Errors are transient (network errors, timeouts, 408, 429, 5xx) or permanent
 // (enrollment.IsPermanent: any other rejection, with SendGrid's messages in the text).
@@ -60,7 +62,10 @@ type Mailer struct {
 	url     string
 }
 
-var _ enrollment.Mailer = (*Mailer)(nil)
+var (
+	_ enrollment.Mailer  = (*Mailer)(nil)
+	_ enrollment.Alerter = (*Mailer)(nil)
+)
 
 // New returns a Mailer for cfg. A From that does not parse makes every send fail
 // permanently; config validation is expected to have caught it.
@@ -123,6 +128,31 @@ func (m *Mailer) SendWebhookAlert(ctx context.Context, to []string, shopURL stri
 	}
 	if err := m.send(ctx, KindWebhookAlert, to, msg); err != nil {
 		return fmt.Errorf("webhook alert: %w", err)
+	}
+	return nil
+}
+
+// SendLegacyWebhookAlert emails which webhooks deliver the legacy payload and how to set
+// their API version.
+func (m *Mailer) SendLegacyWebhookAlert(ctx context.Context, to []string, shopURL string, hooks []enrollment.LegacyWebhook) error {
+	msg, err := m.RenderLegacyWebhookAlert(shopURL, hooks)
+	if err != nil {
+		return enrollment.Permanent(err)
+	}
+	if err := m.send(ctx, KindLegacyWebhook, to, msg); err != nil {
+		return fmt.Errorf("legacy webhook alert: %w", err)
+	}
+	return nil
+}
+
+// SendUnreadableOrderAlert emails which orders reconciliation could not read.
+func (m *Mailer) SendUnreadableOrderAlert(ctx context.Context, to []string, shopURL string, orders []enrollment.UnreadableOrder) error {
+	msg, err := m.RenderUnreadableOrderAlert(shopURL, orders)
+	if err != nil {
+		return enrollment.Permanent(err)
+	}
+	if err := m.send(ctx, KindUnreadableOrder, to, msg); err != nil {
+		return fmt.Errorf("unreadable order alert: %w", err)
 	}
 	return nil
 }

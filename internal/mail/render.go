@@ -27,6 +27,8 @@ const (
 	KindConfirmationRequest Kind = "confirmation"
 	KindFailureReport       Kind = "failure"
 	KindWebhookAlert        Kind = "webhook"
+	KindLegacyWebhook       Kind = "legacy"
+	KindUnreadableOrder     Kind = "unreadable"
 )
 
 //go:embed templates
@@ -48,7 +50,7 @@ func init() {
 		"msoClose": func() htmltemplate.HTML { return `<!--[if mso]></td></tr></table><![endif]-->` },
 		"mailto":   mailto,
 	}
-	for _, k := range []Kind{KindConfirmationRequest, KindFailureReport, KindWebhookAlert} {
+	for _, k := range []Kind{KindConfirmationRequest, KindFailureReport, KindWebhookAlert, KindLegacyWebhook, KindUnreadableOrder} {
 		htmlTemplates[k] = htmltemplate.Must(htmltemplate.New("layout.html.tmpl").
 			Option("missingkey=error").Funcs(htmlFuncs).
 			ParseFS(templateFS, "templates/layout.html.tmpl", "templates/"+string(k)+".html.tmpl"))
@@ -106,7 +108,7 @@ type orderView struct {
 
 type lineView struct {
 	Name     string
-	Quantity int
+	Quantity string
 	Total    string
 }
 
@@ -164,7 +166,7 @@ func newOrderView(lang string, o *enrollment.Order) *orderView {
 		ov.PaymentTitle = o.PaymentMethod
 	}
 	for _, l := range o.Lines {
-		ov.Lines = append(ov.Lines, lineView{Name: l.Name, Quantity: l.Quantity, Total: l.Total})
+		ov.Lines = append(ov.Lines, lineView{Name: l.Name, Quantity: l.DisplayQuantity(), Total: l.Total})
 	}
 	return ov
 }
@@ -222,10 +224,7 @@ func (m *Mailer) RenderFailureReport(o *enrollment.Order, failures []enrollment.
 // to fix them (SPEC §2.7), without sending it.
 func (m *Mailer) RenderWebhookAlert(shopURL string, problems []string) (Message, error) {
 	shopURL = strings.TrimRight(strings.TrimSpace(shopURL), "/")
-	v := &view{Lang: m.lang, Shop: m.cfg.ShopName, Problems: problems, ShopURL: shopURL}
-	if shopURL != "" {
-		v.AdminURL = shopURL + "/wp-admin/admin.php?page=wc-settings&tab=advanced&section=webhooks"
-	}
+	v := &view{Lang: m.lang, Shop: m.cfg.ShopName, Problems: problems, ShopURL: shopURL, AdminURL: webhooksAdminURL(shopURL)}
 	var err error
 	if v.Subject, err = v.T("hook.subject", m.cfg.ShopName); err != nil {
 		return Message{}, err
@@ -234,4 +233,76 @@ func (m *Mailer) RenderWebhookAlert(shopURL string, problems []string) (Message,
 		return Message{}, err
 	}
 	return render(KindWebhookAlert, v)
+}
+
+// webhooksAdminURL is WooCommerce > Settings > Advanced > Webhooks of the shop ("" without one).
+func webhooksAdminURL(shopURL string) string {
+	if shopURL == "" {
+		return ""
+	}
+	return shopURL + "/wp-admin/admin.php?page=wc-settings&tab=advanced&section=webhooks"
+}
+
+// RenderLegacyWebhookAlert renders the email that says which webhooks deliver the legacy
+// payload and how to set their API version (SPEC §2.1), without sending it.
+func (m *Mailer) RenderLegacyWebhookAlert(shopURL string, hooks []enrollment.LegacyWebhook) (Message, error) {
+	shopURL = strings.TrimRight(strings.TrimSpace(shopURL), "/")
+	v := &view{Lang: m.lang, Shop: m.cfg.ShopName, ShopURL: shopURL, AdminURL: webhooksAdminURL(shopURL)}
+	for _, h := range hooks {
+		var line string
+		var err error
+		switch {
+		case h.ID == "":
+			line, err = v.T("legacy.hook_unknown", h.Topic)
+		case h.Name != "":
+			line, err = v.T("legacy.hook_named", h.ID, h.Name, h.Topic)
+		default:
+			line, err = v.T("legacy.hook", h.ID, h.Topic)
+		}
+		if err != nil {
+			return Message{}, err
+		}
+		v.Problems = append(v.Problems, line)
+	}
+	var err error
+	if v.Subject, err = v.T("legacy.subject", m.cfg.ShopName); err != nil {
+		return Message{}, err
+	}
+	if v.Preheader, err = v.T("legacy.preheader"); err != nil {
+		return Message{}, err
+	}
+	return render(KindLegacyWebhook, v)
+}
+
+// RenderUnreadableOrderAlert renders the email that lists the orders reconciliation could not
+// read and skipped (SPEC §2.1), without sending it.
+func (m *Mailer) RenderUnreadableOrderAlert(shopURL string, orders []enrollment.UnreadableOrder) (Message, error) {
+	shopURL = strings.TrimRight(strings.TrimSpace(shopURL), "/")
+	v := &view{Lang: m.lang, Shop: m.cfg.ShopName, ShopURL: shopURL}
+	for _, o := range orders {
+		var line string
+		var err error
+		if o.Ref == "" {
+			line, err = v.T("unread.order_noid", o.Problem)
+		} else {
+			line, err = v.T("unread.order", o.Ref, o.Problem)
+		}
+		if err != nil {
+			return Message{}, err
+		}
+		v.Problems = append(v.Problems, line)
+	}
+	var err error
+	if len(orders) == 1 {
+		v.Subject, err = v.T("unread.subject.one", m.cfg.ShopName)
+	} else {
+		v.Subject, err = v.T("unread.subject.many", m.cfg.ShopName, len(orders))
+	}
+	if err != nil {
+		return Message{}, err
+	}
+	if v.Preheader, err = v.T("unread.preheader"); err != nil {
+		return Message{}, err
+	}
+	return render(KindUnreadableOrder, v)
 }

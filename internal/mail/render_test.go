@@ -34,6 +34,12 @@ func TestRenderEveryKind(t *testing.T) {
 				return m.RenderFailureReport(o, []enrollment.LineFailure{{LineName: "L", Course: "C", Reason: "R", Attempts: 1}})
 			},
 			KindWebhookAlert: func() (Message, error) { return m.RenderWebhookAlert("", []string{"p"}) },
+			KindLegacyWebhook: func() (Message, error) {
+				return m.RenderLegacyWebhookAlert("", []enrollment.LegacyWebhook{{ID: "3", Topic: "order.created"}})
+			},
+			KindUnreadableOrder: func() (Message, error) {
+				return m.RenderUnreadableOrderAlert("", []enrollment.UnreadableOrder{{Ref: "1002", Problem: "p"}})
+			},
 		}
 		for kind, render := range msgs {
 			msg, err := render()
@@ -127,6 +133,50 @@ func TestMailtoCannotAddRecipientsOrHeaders(t *testing.T) {
 		u, _ := url.Parse(got)
 		if to, _ := url.PathUnescape(u.Opaque); to != plain || u.RawQuery != "" || strings.Contains(u.Opaque, ",") {
 			t.Errorf("mailto(%q) = %q", plain, got)
+		}
+	}
+}
+
+// The legacy-version alert names each webhook and the fix, in both languages.
+func TestLegacyWebhookAlert(t *testing.T) {
+	t.Parallel()
+	hooks := []enrollment.LegacyWebhook{{ID: "3", Name: "Order created", Topic: "order.created"}, {ID: "4", Topic: "order.updated"}, {Topic: "order.updated"}}
+	for lang, want := range map[string][]string{
+		"en": {"Webhook #3 “Order created” (order.created)", "Webhook #4 (order.updated)", "did not send its id", "WP REST API Integration v3", "legacy API version"},
+		"es": {"Webhook #3 «Order created» (order.created)", "Webhook #4 (order.updated)", "no envió su id", "WP REST API Integration v3", "versión de API antigua"},
+	} {
+		msg, err := New(Config{From: "Shop <s@x.example>", Language: lang}).RenderLegacyWebhookAlert("https://shop.example/", hooks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, part := range []string{msg.Subject + msg.Text, msg.HTML} {
+			for _, w := range want {
+				if !strings.Contains(part, w) && !strings.Contains(part, strings.ReplaceAll(w, "“", "&#34;")) {
+					t.Errorf("%s: lacks %q:\n%s", lang, w, part)
+				}
+			}
+		}
+		if !strings.Contains(msg.Text, "https://shop.example/wp-admin/admin.php?page=wc-settings&tab=advanced&section=webhooks") {
+			t.Errorf("%s: no link to the webhook settings:\n%s", lang, msg.Text)
+		}
+	}
+}
+
+func TestUnreadableOrderAlert(t *testing.T) {
+	t.Parallel()
+	orders := []enrollment.UnreadableOrder{{Ref: "1002", Problem: `the order's "id" is text "1002"`}, {Problem: `the order has no "id"`}}
+	for lang, want := range map[string][]string{
+		"en": {"could not read 2 orders", "Order 1002: the order", "An order without an id"},
+		"es": {"no pudo leer 2 pedidos", "Pedido 1002: the order", "Un pedido sin id"},
+	} {
+		msg, err := New(Config{From: "Shop <s@x.example>", Language: lang}).RenderUnreadableOrderAlert("https://shop.example", orders)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range want {
+			if !strings.Contains(msg.Subject+msg.Text, w) {
+				t.Errorf("%s: lacks %q:\n%s\n%s", lang, w, msg.Subject, msg.Text)
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/hmac"
 	"crypto/md5"
@@ -14,6 +15,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -65,6 +67,15 @@ import (
 // ping (A3): POST "webhook_id=N" without X-WC headers, success only on exactly 200, otherwise
 // the ping stays pending.
 //
+// Hosting and plugins, as tests choose them:
+//   - SetDropAuthorization: the web server drops the Authorization header (Apache with PHP
+//     under FastCGI/CGI): Basic auth arrives anonymous, query-string keys still work.
+//   - OrderSpec.Fields and LineSpec.Fields: a plugin's filter retypes, adds or removes fields
+//     of the order in every answer and webhook body (quantity 1.5, numbers as strings, null).
+//   - SetWebhookAPIVersion(id, "legacy_v3") with SetLegacyRESTAPI(true): the webhook delivers
+//     the Legacy REST API's {"order": {...}}; without the plugin (WooCommerce 9) it delivers
+//     nothing.
+//
 // Simplifications: one API key; status changes add no automatic order notes; HTTP/1.1 instead
 // of WordPress's HTTP/1.0; delivery URLs are not checked against wp_safe_remote_request's host
 // and port rules; array query parameters (a[b]=c) are signed as flat keys.
@@ -93,6 +104,8 @@ type Shop struct {
 	working    bool
 	inflight   int
 	deliveries []WebhookDelivery
+	dropAuth   bool // see SetDropAuthorization
+	legacyAPI  bool // see SetLegacyRESTAPI
 }
 
 // ShopConfig configures a Shop.
@@ -132,6 +145,8 @@ type OrderSpec struct {
 	CustomerID         int64   // 0 for a guest
 	Lines              []LineSpec
 	DateCreated        time.Time // default now
+	// Fields change the order as every REST answer and webhook body shows it (see Fields).
+	Fields Fields
 }
 
 // LineSpec is one line item of an OrderSpec.
@@ -141,7 +156,26 @@ type LineSpec struct {
 	Quantity  int     // default 1
 	Total     string  // line total, e.g. "149" or "149.00"
 	SKU       *string // nil: the product was deleted (sku null)
+	// Fields change the line as every REST answer and webhook body shows it (see Fields),
+	// e.g. {"quantity": 1.5} for a decimal-quantity plugin.
+	Fields Fields
 }
+
+// Fields are what a plugin's filter does to an object in WooCommerce's answers: each value
+// replaces the field of that name (a new name is added at the end), and Omit removes it.
+// Values are written as wp_json_encode writes them: 1.5, "93", nil (null), a map (an object).
+// Orders go through woocommerce_rest_prepare_shop_order_object
+// (WC_REST_Orders_V2_Controller::prepare_object_for_response), which GET /orders/{id}, GET
+// /orders and the webhooks' payload (WC_Webhook::get_wp_api_payload builds it with the same
+// request) all pass; a decimal-quantity plugin's woocommerce_stock_amount filter (floatval
+// instead of intval, wc_stock_amount via WC_Order_Item_Product::set_quantity) makes a line's
+// quantity 1.5, which {"quantity": 1.5} reproduces.
+type Fields map[string]any
+
+// Omit, as a value of Fields, removes the field.
+var Omit = omitField{}
+
+type omitField struct{}
 
 // OrderState is an order as the shop stores it. Times are UTC; zero means not set (null).
 type OrderState struct {
@@ -164,6 +198,7 @@ type OrderState struct {
 	Paid               time.Time
 	Completed          time.Time
 	Notes              []Note
+	Fields             Fields // see Fields
 }
 
 // OrderLine is a line item as stored. Total is formatted with two decimals.
@@ -174,6 +209,7 @@ type OrderLine struct {
 	Quantity  int
 	Total     string
 	SKU       *string
+	Fields    Fields // see Fields
 }
 
 // OrderRefund is a refund of an order; Total is positive, e.g. "49.00". Lines maps an order
@@ -204,6 +240,9 @@ type WebhookState struct {
 	DeliveryURL     string
 	FailureCount    int
 	PendingDelivery bool
+	// APIVersion is wp_api_v3 (new webhooks), wp_api_v1, wp_api_v2 or legacy_v3 (the admin
+	// form's "API version"). The REST API does not show it.
+	APIVersion string
 }
 
 // WebhookDelivery is one delivery attempt (or ping) and how the service answered it.
@@ -216,7 +255,7 @@ type WebhookDelivery struct {
 	Header     http.Header
 	Body       []byte
 	Status     int    // the HTTP status answered, 0 when there was none
-	Err        string // the transport error, if any
+	Err        string // the transport error, or why the payload could not be built
 	At         time.Time
 }
 
@@ -302,7 +341,7 @@ func (s *Shop) AddWebhook(name, topic, deliveryURL string) int {
 	s.lastHook++
 	now := s.now()
 	w := &shopWebhook{
-		WebhookState: WebhookState{ID: s.lastHook, Name: name, Status: "active", Topic: topic, DeliveryURL: deliveryURL, PendingDelivery: true},
+		WebhookState: WebhookState{ID: s.lastHook, Name: name, Status: "active", Topic: topic, DeliveryURL: deliveryURL, PendingDelivery: true, APIVersion: "wp_api_v3"},
 		created:      now, modified: now,
 	}
 	s.hooks[w.ID] = w
@@ -341,6 +380,44 @@ func (s *Shop) SetWebhookStatus(id int, status string) bool {
 	return true
 }
 
+// SetWebhookAPIVersion sets a webhook's API version as the admin form does: wp_api_v1,
+// wp_api_v2, wp_api_v3, or legacy_v3 (WC_Webhook::get_api_version names an api_version of 0
+// or less so). It reports whether the webhook exists.
+func (s *Shop) SetWebhookAPIVersion(id int, version string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w, ok := s.hooks[id]
+	if ok {
+		w.APIVersion = version
+		w.modified = s.now()
+	}
+	return ok
+}
+
+// SetLegacyRESTAPI says whether the "WooCommerce Legacy REST API" plugin is active. Since
+// WooCommerce 9.0, WC_Webhook::build_payload builds a legacy_v3 webhook's payload only when
+// WC()->legacy_rest_api_is_available(); without the plugin it throws ("Unsupported webhook
+// API version"), and nothing is delivered.
+func (s *Shop) SetLegacyRESTAPI(active bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.legacyAPI = active
+}
+
+// SetDropAuthorization makes the shop's web server drop the Authorization header before PHP
+// sees it, as Apache httpd does for PHP under FastCGI or CGI unless the site has
+// "CGIPassAuth On" or the rewrite rule that copies it into HTTP_AUTHORIZATION. HTTP Basic auth
+// then arrives without credentials: WC_REST_Authentication::perform_basic_authentication finds
+// no PHP_AUTH_USER/PHP_AUTH_PW, the request is anonymous, and the controllers answer 401
+// woocommerce_rest_cannot_view/…cannot_edit; the ?consumer_key=&consumer_secret= query
+// parameters, which perform_basic_authentication reads first, still work over https, and so
+// does OAuth 1.0a in the query string over http.
+func (s *Shop) SetDropAuthorization(drop bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dropAuth = drop
+}
+
 // CreateOrder stores a new order as a checkout would and fires order.created.
 func (s *Shop) CreateOrder(spec OrderSpec) int64 {
 	s.mu.Lock()
@@ -360,6 +437,7 @@ func (s *Shop) CreateOrder(spec OrderSpec) int64 {
 		LastName:           spec.LastName,
 		Email:              shopCopyString(spec.Email),
 		Created:            spec.DateCreated.UTC().Truncate(time.Second),
+		Fields:             maps.Clone(spec.Fields),
 	}
 	if o.Number == "" {
 		o.Number = strconv.FormatInt(o.ID, 10)
@@ -374,7 +452,7 @@ func (s *Shop) CreateOrder(spec OrderSpec) int64 {
 		o.Created = s.now().UTC().Truncate(time.Second)
 	}
 	for _, l := range spec.Lines {
-		o.Lines = append(o.Lines, OrderLine{Name: l.Name, ProductID: l.ProductID, Quantity: l.Quantity, Total: l.Total, SKU: shopCopyString(l.SKU)})
+		o.Lines = append(o.Lines, OrderLine{Name: l.Name, ProductID: l.ProductID, Quantity: l.Quantity, Total: l.Total, SKU: shopCopyString(l.SKU), Fields: maps.Clone(l.Fields)})
 	}
 	s.normalize(o)
 	o.Modified = o.Created
@@ -476,7 +554,7 @@ func (s *Shop) OrderJSON(id int64) ([]byte, bool) {
 	if !ok {
 		return nil, false
 	}
-	b, err := phpJSON(s.orderJSON(o))
+	b, err := phpJSON(s.orderBody(o))
 	if err != nil {
 		panic(err)
 	}
@@ -534,7 +612,9 @@ func (o *OrderState) clone() OrderState {
 	c.Lines = slices.Clone(o.Lines)
 	for i := range c.Lines {
 		c.Lines[i].SKU = shopCopyString(c.Lines[i].SKU)
+		c.Lines[i].Fields = maps.Clone(c.Lines[i].Fields)
 	}
+	c.Fields = maps.Clone(o.Fields)
 	c.Refunds = slices.Clone(o.Refunds)
 	c.Notes = slices.Clone(o.Notes)
 	return c
@@ -656,11 +736,25 @@ func (s *Shop) deliver(j shopJob) {
 	hook := w.WebhookState
 	home := s.homeLocked()
 	body := j.body
+	now := s.now()
 	if body == nil {
+		// build_payload: the REST payload of the webhook's API version, or for legacy_v3 the
+		// Legacy REST API's, which exists only with its plugin.
 		var v any
-		if o, ok := s.orders[j.order]; ok {
-			v = s.orderJSON(o)
-		} else {
+		o, found := s.orders[j.order]
+		switch {
+		case hook.APIVersion == "legacy_v3" && !s.legacyAPI:
+			s.deliveries = append(s.deliveries, WebhookDelivery{
+				WebhookID: hook.ID, Topic: hook.Topic, OrderID: j.order,
+				Err: "Unsupported webhook API version. Please edit this webhook to use a current REST API version.", At: now,
+			})
+			s.mu.Unlock()
+			return
+		case hook.APIVersion == "legacy_v3" && found:
+			v = s.legacyOrderJSON(o)
+		case found:
+			v = s.orderBody(o)
+		default:
 			v = shopErrorJSON("woocommerce_rest_shop_order_invalid_id", "Invalid ID.", 404, nil)
 		}
 		b, err := phpJSON(v)
@@ -672,7 +766,6 @@ func (s *Shop) deliver(j shopJob) {
 	s.mu.Unlock()
 
 	resource, event, _ := strings.Cut(hook.Topic, ".")
-	now := s.now()
 	h := http.Header{}
 	h.Set("Content-Type", "application/json")
 	h.Set("User-Agent", shopUserAgent)
@@ -768,53 +861,53 @@ func shopDeliveryID(id int, now time.Time) string {
 // ---- JSON shapes (field order as WooCommerce writes them) ----
 
 type shopOrderJSON struct {
-	ID                 int64          `json:"id"`
-	ParentID           int64          `json:"parent_id"`
-	Status             string         `json:"status"`
-	Currency           string         `json:"currency"`
-	Version            string         `json:"version"`
-	PricesIncludeTax   bool           `json:"prices_include_tax"`
-	DateCreated        *string        `json:"date_created"`
-	DateModified       *string        `json:"date_modified"`
-	DiscountTotal      string         `json:"discount_total"`
-	DiscountTax        string         `json:"discount_tax"`
-	ShippingTotal      string         `json:"shipping_total"`
-	ShippingTax        string         `json:"shipping_tax"`
-	CartTax            string         `json:"cart_tax"`
-	Total              string         `json:"total"`
-	TotalTax           string         `json:"total_tax"`
-	CustomerID         int64          `json:"customer_id"`
-	OrderKey           string         `json:"order_key"`
-	Billing            shopBilling    `json:"billing"`
-	Shipping           shopShipping   `json:"shipping"`
-	PaymentMethod      string         `json:"payment_method"`
-	PaymentMethodTitle string         `json:"payment_method_title"`
-	TransactionID      string         `json:"transaction_id"`
-	CustomerIPAddress  string         `json:"customer_ip_address"`
-	CustomerUserAgent  string         `json:"customer_user_agent"`
-	CreatedVia         string         `json:"created_via"`
-	CustomerNote       string         `json:"customer_note"`
-	DateCompleted      *string        `json:"date_completed"`
-	DatePaid           *string        `json:"date_paid"`
-	CartHash           string         `json:"cart_hash"`
-	Number             string         `json:"number"`
-	MetaData           []any          `json:"meta_data"`
-	LineItems          []shopLineJSON `json:"line_items"`
-	TaxLines           []any          `json:"tax_lines"`
-	ShippingLines      []any          `json:"shipping_lines"`
-	FeeLines           []any          `json:"fee_lines"`
-	CouponLines        []any          `json:"coupon_lines"`
-	Refunds            []shopRefund   `json:"refunds"`
-	PaymentURL         string         `json:"payment_url"`
-	IsEditable         bool           `json:"is_editable"`
-	NeedsPayment       bool           `json:"needs_payment"`
-	NeedsProcessing    bool           `json:"needs_processing"`
-	DateCreatedGMT     *string        `json:"date_created_gmt"`
-	DateModifiedGMT    *string        `json:"date_modified_gmt"`
-	DateCompletedGMT   *string        `json:"date_completed_gmt"`
-	DatePaidGMT        *string        `json:"date_paid_gmt"`
-	CurrencySymbol     string         `json:"currency_symbol"`
-	Links              shopOrderLinks `json:"_links"`
+	ID                 int64             `json:"id"`
+	ParentID           int64             `json:"parent_id"`
+	Status             string            `json:"status"`
+	Currency           string            `json:"currency"`
+	Version            string            `json:"version"`
+	PricesIncludeTax   bool              `json:"prices_include_tax"`
+	DateCreated        *string           `json:"date_created"`
+	DateModified       *string           `json:"date_modified"`
+	DiscountTotal      string            `json:"discount_total"`
+	DiscountTax        string            `json:"discount_tax"`
+	ShippingTotal      string            `json:"shipping_total"`
+	ShippingTax        string            `json:"shipping_tax"`
+	CartTax            string            `json:"cart_tax"`
+	Total              string            `json:"total"`
+	TotalTax           string            `json:"total_tax"`
+	CustomerID         int64             `json:"customer_id"`
+	OrderKey           string            `json:"order_key"`
+	Billing            shopBilling       `json:"billing"`
+	Shipping           shopShipping      `json:"shipping"`
+	PaymentMethod      string            `json:"payment_method"`
+	PaymentMethodTitle string            `json:"payment_method_title"`
+	TransactionID      string            `json:"transaction_id"`
+	CustomerIPAddress  string            `json:"customer_ip_address"`
+	CustomerUserAgent  string            `json:"customer_user_agent"`
+	CreatedVia         string            `json:"created_via"`
+	CustomerNote       string            `json:"customer_note"`
+	DateCompleted      *string           `json:"date_completed"`
+	DatePaid           *string           `json:"date_paid"`
+	CartHash           string            `json:"cart_hash"`
+	Number             string            `json:"number"`
+	MetaData           []any             `json:"meta_data"`
+	LineItems          []json.RawMessage `json:"line_items"`
+	TaxLines           []any             `json:"tax_lines"`
+	ShippingLines      []any             `json:"shipping_lines"`
+	FeeLines           []any             `json:"fee_lines"`
+	CouponLines        []any             `json:"coupon_lines"`
+	Refunds            []shopRefund      `json:"refunds"`
+	PaymentURL         string            `json:"payment_url"`
+	IsEditable         bool              `json:"is_editable"`
+	NeedsPayment       bool              `json:"needs_payment"`
+	NeedsProcessing    bool              `json:"needs_processing"`
+	DateCreatedGMT     *string           `json:"date_created_gmt"`
+	DateModifiedGMT    *string           `json:"date_modified_gmt"`
+	DateCompletedGMT   *string           `json:"date_completed_gmt"`
+	DatePaidGMT        *string           `json:"date_paid_gmt"`
+	CurrencySymbol     string            `json:"currency_symbol"`
+	Links              shopOrderLinks    `json:"_links"`
 }
 
 type shopBilling struct {
@@ -950,7 +1043,7 @@ func (s *Shop) homeLocked() string {
 func (s *Shop) orderJSON(o *OrderState) shopOrderJSON {
 	home := s.homeLocked()
 	var total float64
-	lines := make([]shopLineJSON, 0, len(o.Lines))
+	lines := make([]json.RawMessage, 0, len(o.Lines))
 	for _, l := range o.Lines {
 		t, _ := strconv.ParseFloat(l.Total, 64)
 		total += t
@@ -962,7 +1055,7 @@ func (s *Shop) orderJSON(o *OrderState) shopOrderJSON {
 		if l.Quantity != 0 {
 			lj.Price = t / float64(l.Quantity)
 		}
-		lines = append(lines, lj)
+		lines = append(lines, shopPatch(shopPlainJSON(lj), l.Fields))
 	}
 	refunds := make([]shopRefund, 0, len(o.Refunds))
 	for _, r := range o.Refunds {
@@ -998,6 +1091,199 @@ func (s *Shop) orderJSON(o *OrderState) shopOrderJSON {
 		j.Links.Customer = []shopLink{{home + "/wp-json/wc/v3/customers/" + strconv.FormatInt(o.CustomerID, 10)}}
 	}
 	return j
+}
+
+// orderBody is the order as the REST API answers it (and the webhooks send it): orderJSON
+// with the order's and its lines' Fields applied. It is plain JSON; phpJSON writes it.
+func (s *Shop) orderBody(o *OrderState) json.RawMessage {
+	return shopPatch(shopPlainJSON(s.orderJSON(o)), o.Fields)
+}
+
+// shopPlainJSON is encoding/json's output without HTML escaping, trimmed: phpJSON's input.
+func shopPlainJSON(v any) json.RawMessage {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		panic(err)
+	}
+	return bytes.TrimSpace(buf.Bytes())
+}
+
+// shopPatch applies fields to the JSON object obj (see Fields): fields already there keep
+// their place, new ones are added at the end in name order.
+func shopPatch(obj json.RawMessage, fields Fields) json.RawMessage {
+	if len(fields) == 0 {
+		return obj
+	}
+	dec := json.NewDecoder(bytes.NewReader(obj))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		panic(fmt.Sprintf("sandbox: patching %s, which is not an object", obj))
+	}
+	var out bytes.Buffer
+	out.WriteByte('{')
+	write := func(k string, v json.RawMessage) {
+		if out.Len() > 1 {
+			out.WriteByte(',')
+		}
+		out.Write(shopPlainJSON(k))
+		out.WriteByte(':')
+		out.Write(v)
+	}
+	value := func(v any) (json.RawMessage, bool) {
+		if _, omit := v.(omitField); omit {
+			return nil, false
+		}
+		if raw, ok := v.(json.RawMessage); ok {
+			return raw, true
+		}
+		return shopPlainJSON(v), true
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			panic(err)
+		}
+		k := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			panic(err)
+		}
+		seen[k] = true
+		if nv, ok := fields[k]; ok {
+			if raw, keep := value(nv); keep {
+				write(k, raw)
+			}
+			continue
+		}
+		write(k, v)
+	}
+	for _, k := range slices.Sorted(maps.Keys(fields)) {
+		if seen[k] {
+			continue
+		}
+		if raw, keep := value(fields[k]); keep {
+			write(k, raw)
+		}
+	}
+	out.WriteByte('}')
+	return out.Bytes()
+}
+
+// legacyOrderJSON is the order as the Legacy REST API (API version legacy_v3) shows it to a
+// webhook: WC_API_Orders::get_order of the legacy v3 API (the WooCommerce Legacy REST API
+// plugin, includes/legacy/api/v3/class-wc-api-orders.php), which wraps it as {"order": {...}}
+// and has no top-level id. Dates are WC_API_Server::format_datetime: UTC, "Z" suffix.
+func (s *Shop) legacyOrderJSON(o *OrderState) any {
+	home := s.homeLocked()
+	date := func(t time.Time) string {
+		if t.IsZero() {
+			t = time.Unix(0, 0) // a date not set is timestamp 0
+		}
+		return t.UTC().Format("2006-01-02T15:04:05Z")
+	}
+	type address struct {
+		FirstName string `json:"first_name"`
+		LastName  string `json:"last_name"`
+		Company   string `json:"company"`
+		Address1  string `json:"address_1"`
+		Address2  string `json:"address_2"`
+		City      string `json:"city"`
+		State     string `json:"state"`
+		Postcode  string `json:"postcode"`
+		Country   string `json:"country"`
+	}
+	type billing struct {
+		address
+		Email string `json:"email"`
+		Phone string `json:"phone"`
+	}
+	type line struct {
+		ID          int64   `json:"id"`
+		Subtotal    string  `json:"subtotal"`
+		SubtotalTax string  `json:"subtotal_tax"`
+		Total       string  `json:"total"`
+		TotalTax    string  `json:"total_tax"`
+		Price       string  `json:"price"`
+		Quantity    int     `json:"quantity"`
+		TaxClass    string  `json:"tax_class"`
+		Name        string  `json:"name"`
+		ProductID   int64   `json:"product_id"`
+		SKU         *string `json:"sku"`
+		Meta        []any   `json:"meta"`
+	}
+	var total float64
+	count := 0
+	lines := []line{}
+	for _, l := range o.Lines {
+		t, _ := strconv.ParseFloat(l.Total, 64)
+		total += t
+		count += l.Quantity
+		price := 0.0
+		if l.Quantity != 0 {
+			price = t / float64(l.Quantity)
+		}
+		lines = append(lines, line{
+			ID: l.ID, Subtotal: l.Total, SubtotalTax: "0.00", Total: l.Total, TotalTax: "0.00",
+			Price: fmt.Sprintf("%.2f", price), Quantity: l.Quantity, Name: l.Name, ProductID: l.ProductID,
+			SKU: shopCopyString(l.SKU), Meta: []any{},
+		})
+	}
+	email := ""
+	if o.Email != nil {
+		email = *o.Email
+	}
+	var paymentDetails = struct {
+		MethodID    string `json:"method_id"`
+		MethodTitle string `json:"method_title"`
+		Paid        bool   `json:"paid"`
+	}{o.PaymentMethod, o.PaymentMethodTitle, !o.Paid.IsZero()}
+	order := struct {
+		ID                     int64   `json:"id"`
+		OrderNumber            string  `json:"order_number"`
+		OrderKey               string  `json:"order_key"`
+		CreatedAt              string  `json:"created_at"`
+		UpdatedAt              string  `json:"updated_at"`
+		CompletedAt            string  `json:"completed_at"`
+		Status                 string  `json:"status"`
+		Currency               string  `json:"currency"`
+		Total                  string  `json:"total"`
+		Subtotal               string  `json:"subtotal"`
+		TotalLineItemsQuantity int     `json:"total_line_items_quantity"`
+		TotalTax               string  `json:"total_tax"`
+		TotalShipping          string  `json:"total_shipping"`
+		CartTax                string  `json:"cart_tax"`
+		ShippingTax            string  `json:"shipping_tax"`
+		TotalDiscount          string  `json:"total_discount"`
+		ShippingMethods        string  `json:"shipping_methods"`
+		PaymentDetails         any     `json:"payment_details"`
+		BillingAddress         billing `json:"billing_address"`
+		ShippingAddress        address `json:"shipping_address"`
+		Note                   string  `json:"note"`
+		CustomerIP             string  `json:"customer_ip"`
+		CustomerUserAgent      string  `json:"customer_user_agent"`
+		CustomerID             int64   `json:"customer_id"`
+		ViewOrderURL           string  `json:"view_order_url"`
+		LineItems              []line  `json:"line_items"`
+		ShippingLines          []any   `json:"shipping_lines"`
+		TaxLines               []any   `json:"tax_lines"`
+		FeeLines               []any   `json:"fee_lines"`
+		CouponLines            []any   `json:"coupon_lines"`
+	}{
+		ID: o.ID, OrderNumber: o.Number, OrderKey: o.OrderKey,
+		CreatedAt: date(o.Created), UpdatedAt: date(o.Modified), CompletedAt: date(o.Completed),
+		Status: o.Status, Currency: o.Currency, Total: fmt.Sprintf("%.2f", total), Subtotal: fmt.Sprintf("%.2f", total),
+		TotalLineItemsQuantity: count, TotalTax: "0.00", TotalShipping: "0.00", CartTax: "0.00", ShippingTax: "0.00",
+		TotalDiscount: "0.00", PaymentDetails: paymentDetails,
+		BillingAddress: billing{address: address{FirstName: o.FirstName, LastName: o.LastName, Country: "US"}, Email: email},
+		CustomerIP:     "203.0.113.45",
+		CustomerID:     o.CustomerID,
+		ViewOrderURL:   fmt.Sprintf("%s/my-account/view-order/%d/", home, o.ID),
+		LineItems:      lines,
+		ShippingLines:  []any{}, TaxLines: []any{}, FeeLines: []any{}, CouponLines: []any{},
+	}
+	return map[string]any{"order": order}
 }
 
 func (s *Shop) noteJSON(orderID int64, n Note) shopNoteJSON {
@@ -1130,7 +1416,17 @@ func (s *Shop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if answered, _ := s.Faults.Apply(rec, r, route.name); answered {
 		return
 	}
-	if e := s.authenticate(r, body, route); e != nil {
+	s.mu.Lock()
+	drop := s.dropAuth
+	s.mu.Unlock()
+	// php is the request as PHP sees it: without the Authorization header when the web server
+	// drops it (SetDropAuthorization). The call log keeps what the client sent.
+	php := r
+	if drop {
+		php = r.Clone(r.Context())
+		php.Header.Del("Authorization")
+	}
+	if e := s.authenticate(php, body, route); e != nil {
 		s.writeError(rec, e)
 		return
 	}
@@ -1185,7 +1481,7 @@ func (s *Shop) getOrder(w http.ResponseWriter, id int64) *shopError {
 		s.mu.Unlock()
 		return &shopError{status: 404, code: "woocommerce_rest_shop_order_invalid_id", message: "Invalid ID."}
 	}
-	j := s.orderJSON(o)
+	j := s.orderBody(o)
 	s.mu.Unlock()
 	s.writeJSON(w, http.StatusOK, j)
 	return nil
@@ -1293,7 +1589,7 @@ func (s *Shop) updateOrder(w http.ResponseWriter, id int64, body []byte) *shopEr
 	s.touch(o)
 	shopStatusSideEffects(o, o.Modified)
 	s.enqueueLocked("order.updated", o)
-	j := s.orderJSON(o)
+	j := s.orderBody(o)
 	s.mu.Unlock()
 	s.writeJSON(w, http.StatusOK, j)
 	return nil
@@ -1509,9 +1805,9 @@ func (s *Shop) listOrders(w http.ResponseWriter, q url.Values) *shopError {
 		}
 		return c
 	})
-	out := make([]shopOrderJSON, 0, perPage)
+	out := make([]json.RawMessage, 0, perPage)
 	for _, o := range shopPage(list, page, perPage) {
-		out = append(out, s.orderJSON(o))
+		out = append(out, s.orderBody(o))
 	}
 	total := len(list)
 	s.mu.Unlock()

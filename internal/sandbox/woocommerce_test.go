@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -340,5 +341,145 @@ func TestRESTStatusChangeFiresOrderUpdated(t *testing.T) {
 	ds := s.Deliveries()
 	if len(ds) != 2 || ds[1].Topic != "order.updated" || ds[1].OrderID != id || !strings.Contains(string(ds[1].Body), `"status":"completed"`) {
 		t.Errorf("deliveries after a REST completion: %+v", ds)
+	}
+}
+
+// Apache with PHP under FastCGI/CGI drops the Authorization header: Basic auth is anonymous
+// (perform_basic_authentication finds no PHP_AUTH_USER), the query-string keys it reads first
+// still work over https, and OAuth in the query string still works over http.
+func TestDropAuthorization(t *testing.T) {
+	t.Parallel()
+	s := newTestShop(t)
+	srv := httptest.NewTLSServer(s)
+	t.Cleanup(srv.Close)
+	s.SetHomeURL(srv.URL)
+	id := s.CreateOrder(shopTestOrder())
+	call := func(method, path, query string, basic bool) (int, string) {
+		req, _ := http.NewRequest(method, srv.URL+path+query, strings.NewReader(`{"status":"completed"}`))
+		if basic {
+			req.SetBasicAuth("ck_k", "cs_s")
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	const order = "/wp-json/wc/v3/orders/1001"
+	if st, _ := call("GET", order, "", true); st != 200 {
+		t.Fatalf("Basic before the header is dropped: %d", st)
+	}
+	s.SetDropAuthorization(true)
+	for _, tc := range []struct {
+		method, query string
+		basic         bool
+		status        int
+		want          string
+	}{
+		{"GET", "", true, 401, `"code":"woocommerce_rest_cannot_view"`},
+		{"PUT", "", true, 401, `"code":"woocommerce_rest_cannot_edit"`},
+		{"GET", "?consumer_key=ck_k&consumer_secret=cs_s", false, 200, `"id":1001`},
+		{"GET", "?consumer_key=ck_k&consumer_secret=nope", true, 401, `"Consumer secret is invalid."`},
+		{"PUT", "?consumer_key=ck_k&consumer_secret=cs_s", false, 200, `"status":"completed"`},
+	} {
+		if st, body := call(tc.method, order, tc.query, tc.basic); st != tc.status || !strings.Contains(body, tc.want) {
+			t.Errorf("%s %s basic=%v: %d %s; want %d with %s", tc.method, tc.query, tc.basic, st, body, tc.status, tc.want)
+		}
+	}
+	// The call log shows what the client sent, the header included.
+	if calls := s.Log.Calls("get-order"); calls[1].Header.Get("Authorization") == "" {
+		t.Errorf("the log lost the header the client sent: %+v", calls[1])
+	}
+	if o, _ := s.Order(id); o.Status != "completed" {
+		t.Errorf("status %s", o.Status)
+	}
+}
+
+// A plugin's filter on the order (woocommerce_rest_prepare_shop_order_object) changes field
+// types in every REST answer and in webhook bodies alike.
+func TestFieldsReachEveryAnswer(t *testing.T) {
+	t.Parallel()
+	rcv := newShopReceiver(t, 200)
+	s := newTestShop(t)
+	srv := httptest.NewTLSServer(s)
+	t.Cleanup(srv.Close)
+	s.AddWebhook("Enrollment", "order.created", rcv.srv.URL)
+	spec := shopTestOrder()
+	spec.Fields = Fields{"number": 1001, "customer_note": nil, "x_plugin": map[string]any{"a": "b/c"}, "cart_hash": Omit}
+	spec.Lines[0].Fields = Fields{"quantity": 1.5, "product_id": "93", "sku": map[string]string{"code": "PY"}}
+	s.CreateOrder(spec)
+	s.Wait()
+	get := func(path string) string {
+		req, _ := http.NewRequest("GET", srv.URL+path, nil)
+		req.SetBasicAuth("ck_k", "cs_s")
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	bodies := map[string]string{
+		"webhook":    string(rcv.received()[1].body),
+		"get-order":  get("/wp-json/wc/v3/orders/1001"),
+		"list-order": get("/wp-json/wc/v3/orders"),
+	}
+	for name, body := range bodies {
+		for _, want := range []string{`"number":1001,`, `"customer_note":null,`, `"quantity":1.5,`, `"product_id":"93",`, `"sku":{"code":"PY"},`, `"x_plugin":{"a":"b\/c"}`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s lacks %s: %s", name, want, body)
+			}
+		}
+		if strings.Contains(body, `"cart_hash"`) {
+			t.Errorf("%s still has cart_hash", name)
+		}
+		if !strings.Contains(body, `"status":"processing","currency":"EUR"`) {
+			t.Errorf("%s: the other fields moved: %.300s", name, body)
+		}
+	}
+}
+
+// A webhook set to a legacy API version delivers the Legacy REST API's {"order": {...}}
+// while the Legacy REST API plugin is active, and nothing without it (WooCommerce 9).
+func TestLegacyAPIVersionWebhook(t *testing.T) {
+	t.Parallel()
+	rcv := newShopReceiver(t, 200)
+	s := newTestShop(t)
+	hook := s.AddWebhook("Old", "order.created", rcv.srv.URL)
+	if !s.SetWebhookAPIVersion(hook, "legacy_v3") {
+		t.Fatal("no webhook")
+	}
+	s.CreateOrder(shopTestOrder())
+	s.Wait()
+	if n := len(rcv.received()); n != 1 {
+		t.Fatalf("without the Legacy REST API plugin the receiver got %d requests, want only the ping", n)
+	}
+	if ds := s.Deliveries(); len(ds) != 2 || ds[1].Status != 0 || !strings.Contains(ds[1].Err, "Unsupported webhook API version") {
+		t.Errorf("deliveries %+v", ds)
+	}
+
+	s.SetLegacyRESTAPI(true)
+	s.CreateOrder(shopTestOrder())
+	s.Wait()
+	got := rcv.received()
+	if len(got) != 2 {
+		t.Fatalf("received %d requests", len(got))
+	}
+	body := string(got[1].body)
+	var v map[string]json.RawMessage
+	if err := json.Unmarshal(got[1].body, &v); err != nil || len(v) != 1 || v["order"] == nil {
+		t.Fatalf("legacy body %s: want {\"order\": {...}} only", body)
+	}
+	for _, want := range []string{`{"order":{"id":1002,"order_number":"1002",`, `"payment_details":{"method_id":"stripe","method_title":"Credit \/ Debit Card","paid":true}`,
+		`"billing_address":{"first_name":"Ana"`, `"email":"ana@example.com"`, `"completed_at":"1970-01-01T00:00:00Z"`, `"quantity":1,`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("legacy body lacks %s: %s", want, body)
+		}
+	}
+	if got[1].header.Get("X-WC-Webhook-ID") != strconv.Itoa(hook) || got[1].header.Get("X-WC-Webhook-Signature") == "" {
+		t.Errorf("headers %v", got[1].header)
 	}
 }

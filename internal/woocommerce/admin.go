@@ -20,7 +20,10 @@ func (c *Client) OrdersModifiedAfter(ctx context.Context, t time.Time, page, per
 	}
 	out := make([]enrollment.ShopOrder, len(raws))
 	for i, r := range raws {
-		out[i] = enrollment.ShopOrder{Order: r.Order, Raw: r.Raw}
+		out[i] = enrollment.ShopOrder{Order: r.Order, Raw: r.Raw, Ref: r.Ref}
+		if r.Err != nil {
+			out[i].Unreadable = r.Err.Error()
+		}
 	}
 	return out, total, nil
 }

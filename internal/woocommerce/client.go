@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
@@ -36,17 +38,26 @@ type Config struct {
 	Timeout time.Duration
 	// Now is the clock for OAuth timestamps; time.Now when nil.
 	Now func() time.Time
+	// Log receives the one warning the client gives: that it switched to query-string keys.
+	// slog.Default() when nil.
+	Log *slog.Logger
 }
 
 // Client is the WooCommerce REST API v3 as the service uses it. Over https it authenticates
-// with HTTP Basic (consumer key and secret); over plain http with OAuth 1.0a one-legged
-// signatures in the query string, as WooCommerce requires (class-wc-rest-authentication.php).
+// with HTTP Basic (consumer key and secret), or with the keys in the query string once the
+// shop has shown that the Authorization header does not reach it (see do); over plain http
+// with OAuth 1.0a one-legged signatures in the query string, as WooCommerce requires
+// (class-wc-rest-authentication.php).
 type Client struct {
 	cfg     Config
 	base    *url.URL
 	baseErr error
 	hc      *http.Client
 	now     func() time.Time
+	log     *slog.Logger
+	// queryAuth: the shop ignored Basic auth and accepted the keys in the query string
+	// (see do); set once, for the client's life.
+	queryAuth atomic.Bool
 }
 
 var _ enrollment.Shop = (*Client)(nil)
@@ -54,9 +65,12 @@ var _ enrollment.Shop = (*Client)(nil)
 // New returns a client for the shop of cfg. A malformed BaseURL makes every call fail
 // permanently.
 func New(cfg Config) *Client {
-	c := &Client{cfg: cfg, now: cfg.Now}
+	c := &Client{cfg: cfg, now: cfg.Now, log: cfg.Log}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if c.log == nil {
+		c.log = slog.Default()
 	}
 	if c.cfg.Timeout <= 0 {
 		c.cfg.Timeout = DefaultTimeout
@@ -182,10 +196,14 @@ func (c *Client) GetOrderRaw(ctx context.Context, orderID int64) (*enrollment.Or
 	return o, body, nil
 }
 
-// RawOrder is one order of a listing with its JSON as the shop wrote it.
+// RawOrder is one order of a listing with its JSON as the shop wrote it. Order is nil when
+// the entry could not be read as an order (ParseOrder failed): Err says why and Ref is its
+// "id" as the shop wrote it ("" when it has none).
 type RawOrder struct {
 	Order *enrollment.Order
 	Raw   []byte
+	Err   error
+	Ref   string
 }
 
 // MaxPerPage is the largest page WooCommerce serves (per_page maximum 100).
@@ -198,7 +216,8 @@ const listDateLayout = "2006-01-02T15:04:05"
 // all), oldest change first: GET /orders?modified_after=…&dates_are_gmt=true&orderby=modified
 // &order=asc&page=…&per_page=…. WooCommerce adds the id as a second sort key for modified, so
 // pages are stable. perPage is clamped to 1…100; page starts at 1. totalPages is the shop's
-// X-WP-TotalPages.
+// X-WP-TotalPages. An entry that is not an order the service can read does not fail the
+// listing: it is returned with Err set, so that one odd order never stops reconciliation.
 func (c *Client) ListOrders(ctx context.Context, modifiedAfter time.Time, page, perPage int) (orders []RawOrder, totalPages int, err error) {
 	if page < 1 {
 		page = 1
@@ -222,13 +241,33 @@ func (c *Client) ListOrders(ctx context.Context, modifiedAfter time.Time, page, 
 		return nil, 0, enrollment.Permanent(fmt.Errorf("list orders: the answer is not a list: %w", err))
 	}
 	for _, raw := range raws {
-		o, err := ParseOrder(raw)
-		if err != nil {
-			return nil, 0, enrollment.Permanent(fmt.Errorf("list orders, page %d: %w", page, err))
+		ro := RawOrder{Raw: append([]byte(nil), raw...)}
+		ro.Order, ro.Err = ParseOrder(raw)
+		if ro.Err != nil {
+			ro.Ref, ro.Err = unreadableOrder(raw)
 		}
-		orders = append(orders, RawOrder{Order: o, Raw: append([]byte(nil), raw...)})
+		orders = append(orders, ro)
 	}
 	return orders, totalPagesOf(h, page, len(raws), perPage), nil
+}
+
+// unreadableOrder says, for an entry of an order listing that ParseOrder refused, its id as
+// the shop wrote it ("" when it has none) and, in plain words, why it cannot be read.
+func unreadableOrder(raw json.RawMessage) (ref string, why error) {
+	var v struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(raw, &v) != nil {
+		return "", fmt.Errorf("the entry is %s, not an order", jsonKind(raw))
+	}
+	if isAbsent(v.ID) {
+		return "", errors.New(`the order has no "id"`)
+	}
+	ref, ok := jsonText(v.ID)
+	if !ok || ref == "" {
+		ref = shortJSON(v.ID)
+	}
+	return ref, fmt.Errorf(`the order's "id" is %s %s, not a positive whole number`, jsonKind(v.ID), shortJSON(v.ID))
 }
 
 // Webhook is a webhook as GET /webhooks shows it. The REST API does not show the webhook's
@@ -326,7 +365,17 @@ func totalPagesOf(h http.Header, page, got, perPage int) int {
 
 // do sends one request to /wp-json/wc/v3 + path and returns the body of a 2xx answer. Errors:
 // *APIError for other answers (permanent for 4xx but 429), plain (transient) errors for
-// network failures and timeouts.
+// network failures and timeouts. No error text holds the request's query string, which may
+// carry the keys.
+//
+// Authentication follows WC_REST_Authentication (class-wc-rest-authentication.php): over
+// plain http, OAuth 1.0a one-legged signing (perform_oauth_authentication); over https, HTTP
+// Basic (perform_basic_authentication, PHP_AUTH_USER/PHP_AUTH_PW). Apache running PHP under
+// FastCGI or CGI does not pass the Authorization header on unless the site sets it up, so
+// Basic auth arrives as an anonymous request and WooCommerce answers 401
+// woocommerce_rest_cannot_view/…cannot_edit. perform_basic_authentication reads
+// ?consumer_key=&consumer_secret= first, so the client then repeats the request with the keys
+// in the query string and, when the shop accepts them, keeps doing so for its life.
 func (c *Client) do(ctx context.Context, method, path string, q url.Values, in any) ([]byte, http.Header, error) {
 	if c.baseErr != nil {
 		return nil, nil, enrollment.Permanent(c.baseErr)
@@ -334,56 +383,40 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in a
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
 
-	u := *c.base
-	u.Path = c.base.Path + "/wp-json/wc/v3" + path
-	if q == nil {
-		q = url.Values{}
-	}
-	if u.Scheme == "http" {
-		q = oauthParams(method, &u, q, c.cfg.ConsumerKey, c.cfg.ConsumerSecret, c.now(), newNonce())
-	}
-	u.RawQuery = q.Encode()
-
-	var body io.Reader
+	var payload []byte
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return nil, nil, enrollment.Permanent(fmt.Errorf("encode request: %w", err))
 		}
-		body = bytes.NewReader(b)
+		payload = b
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
-	if err != nil {
-		return nil, nil, enrollment.Permanent(fmt.Errorf("build request: %w", err))
-	}
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("User-Agent", "wc-openedx")
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if u.Scheme == "https" {
-		req.SetBasicAuth(c.cfg.ConsumerKey, c.cfg.ConsumerSecret)
-	}
-
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		// Network errors and timeouts are transient; say which the deadline was.
-		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, nil, fmt.Errorf("%s %s: no answer within %s: %w", method, path, c.cfg.Timeout, err)
+	useQuery := c.base.Scheme == "https" && c.queryAuth.Load()
+	status, b, h, err := c.send(ctx, method, path, q, payload, useQuery)
+	if err == nil && status == http.StatusUnauthorized && c.base.Scheme == "https" && !useQuery {
+		if first := newAPIError(status, b); strings.HasPrefix(first.Code, "woocommerce_rest_cannot_") {
+			// Anonymous: the Authorization header did not reach WooCommerce. A request refused
+			// for want of a user never ran, so repeating it is safe.
+			s2, b2, h2, err2 := c.send(ctx, method, path, q, payload, true)
+			if err2 == nil && s2 != http.StatusUnauthorized && c.queryAuth.CompareAndSwap(false, true) {
+				c.log.WarnContext(ctx, "the shop ignored HTTP Basic authentication: its web server does not pass the Authorization header to PHP "+
+					"(Apache with PHP under FastCGI or CGI, without \"CGIPassAuth On\" or the rule RewriteRule .* - [E=HTTP_AUTHORIZATION:%{HTTP:Authorization}]); "+
+					"the REST keys are sent as the consumer_key and consumer_secret query parameters from now on",
+					"path", path, "answer", first.Code)
+			}
+			// The second answer says more: with wrong keys, "Consumer secret is invalid".
+			status, b, h, err = s2, b2, h2, err2
 		}
-		return nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s %s: reading the answer: %w", method, path, err)
+		return nil, nil, err
 	}
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return b, resp.Header, nil
+	if status >= 200 && status < 300 {
+		return b, h, nil
 	}
-	apiErr := newAPIError(resp.StatusCode, b)
-	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
-		apiErr.Message = fmt.Sprintf("redirect to %s; set the shop URL to the address the shop answers on", resp.Header.Get("Location"))
+	apiErr := newAPIError(status, b)
+	if status >= 300 && status < 400 {
+		apiErr.Message = fmt.Sprintf("redirect to %s; set the shop URL to the address the shop answers on", withoutQuery(h.Get("Location")))
 		if apiErr.Code == "" {
 			apiErr.Code = "redirect"
 		}
@@ -393,6 +426,82 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in a
 		return nil, nil, apiErr
 	}
 	return nil, nil, enrollment.Permanent(apiErr)
+}
+
+// send makes one attempt of a request: the status, the body (at most maxBody) and headers of
+// the answer, or a transport error that names the method and path only.
+func (c *Client) send(ctx context.Context, method, path string, q url.Values, payload []byte, queryKeys bool) (int, []byte, http.Header, error) {
+	u := *c.base
+	u.Path = c.base.Path + "/wp-json/wc/v3" + path
+	params := url.Values{}
+	for k, vs := range q {
+		params[k] = append([]string(nil), vs...)
+	}
+	switch {
+	case u.Scheme == "http":
+		params = oauthParams(method, &u, params, c.cfg.ConsumerKey, c.cfg.ConsumerSecret, c.now(), newNonce())
+	case queryKeys:
+		params.Set("consumer_key", c.cfg.ConsumerKey)
+		params.Set("consumer_secret", c.cfg.ConsumerSecret)
+	}
+	u.RawQuery = params.Encode()
+
+	var body io.Reader
+	if payload != nil {
+		body = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
+	if err != nil {
+		return 0, nil, nil, enrollment.Permanent(fmt.Errorf("build request %s %s: %w", method, path, stripURL(err)))
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "wc-openedx")
+	if payload != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if u.Scheme == "https" && !queryKeys {
+		req.SetBasicAuth(c.cfg.ConsumerKey, c.cfg.ConsumerSecret)
+	}
+
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		// Network errors and timeouts are transient; say which the deadline was. net/http's
+		// errors hold the whole URL, query string and keys included: keep only the cause.
+		err = stripURL(err)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return 0, nil, nil, fmt.Errorf("%s %s: no answer within %s: %w", method, path, c.cfg.Timeout, err)
+		}
+		return 0, nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return 0, nil, nil, fmt.Errorf("%s %s: reading the answer: %w", method, path, stripURL(err))
+	}
+	return resp.StatusCode, b, resp.Header, nil
+}
+
+// stripURL drops the URL from a *url.Error (which holds the query string, keys and OAuth
+// parameters included), keeping its cause.
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// withoutQuery is a URL for an error text: its query string may echo the keys.
+func withoutQuery(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(an address that does not parse)"
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = ""
+		return u.String() + "?…"
+	}
+	return u.String()
 }
 
 // newAPIError reads a WordPress REST error body, or keeps the start of any other body.

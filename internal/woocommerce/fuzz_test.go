@@ -32,6 +32,10 @@ func FuzzParseOrder(f *testing.F) {
 		`null`,
 		`[{"id":1}]`,
 		`webhook_id=12`,
+		`{"id":1,"number":1,"line_items":[{"id":"2","quantity":1.5,"product_id":"93","sku":{"a":1}}],"billing":[]}`,
+		`{"id":1,"line_items":{"0":{"id":2,"sku":"course-v1:X+Y+Z"},"2":null},"refunds":[{"id":"7"}]}`,
+		`{"id":1,"status":true,"billing":{"email":{"x":"y"}},"date_modified_gmt":"2024-11-05T14:32:14+02:00"}`,
+		`{"order":{"id":727}}`,
 	} {
 		f.Add([]byte(s))
 	}
