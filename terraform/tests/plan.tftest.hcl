@@ -1,6 +1,7 @@
 # The module planned by the real Google provider, with no project and no credentials: the
-# project number is overridden, and so are the emails of the accounts other resources name,
-# so the plan shows what an apply would create. How to run it (the provider is built from
+# project number is overridden, and so are the computed names of the accounts the services'
+# settings and invokers name (else they would be unknown, or random, in a plan), so the plan
+# shows what an apply would create. How to run it (the provider is built from
 # source; no terraform init): the README, "Testing the Terraform".
 
 variables {
@@ -22,7 +23,10 @@ override_resource {
   target          = google_service_account.push_invoker
   override_during = plan
   values = {
-    email = "wc-openedx-push-invoker@wc-openedx-test.iam.gserviceaccount.com"
+    email  = "wc-openedx-push-invoker@wc-openedx-test.iam.gserviceaccount.com"
+    member = "serviceAccount:wc-openedx-push-invoker@wc-openedx-test.iam.gserviceaccount.com"
+    id     = "projects/wc-openedx-test/serviceAccounts/wc-openedx-push-invoker@wc-openedx-test.iam.gserviceaccount.com"
+    name   = "projects/wc-openedx-test/serviceAccounts/wc-openedx-push-invoker@wc-openedx-test.iam.gserviceaccount.com"
   }
 }
 
@@ -30,7 +34,24 @@ override_resource {
   target          = google_service_account.scheduler
   override_during = plan
   values = {
-    email = "wc-openedx-scheduler@wc-openedx-test.iam.gserviceaccount.com"
+    email  = "wc-openedx-scheduler@wc-openedx-test.iam.gserviceaccount.com"
+    member = "serviceAccount:wc-openedx-scheduler@wc-openedx-test.iam.gserviceaccount.com"
+    id     = "projects/wc-openedx-test/serviceAccounts/wc-openedx-scheduler@wc-openedx-test.iam.gserviceaccount.com"
+    name   = "projects/wc-openedx-test/serviceAccounts/wc-openedx-scheduler@wc-openedx-test.iam.gserviceaccount.com"
+  }
+}
+
+# The README's first step: enable the APIs (here without calling Google: the resource is
+# overridden). The project data source waits for its API; once enabled, the plan below reads
+# it (the overridden number) and every URL is known, as in a real second apply.
+override_resource {
+  target = google_project_service.enabled
+}
+
+run "apis" {
+  command = apply
+  plan_options {
+    target = [google_project_service.enabled]
   }
 }
 
