@@ -26,10 +26,10 @@ import (
 
 // Function names, as registered with the Functions Framework and as FUNCTION_TARGET values.
 const (
-	NameWebhook = "Webhook"
-	NameEnroll  = "Enroll"
-	NameConfirm = "Confirm"
-	NameSweep   = "Sweep"
+	NameWebhook = config.Webhook
+	NameEnroll  = config.Enroll
+	NameConfirm = config.Confirm
+	NameSweep   = config.Sweep
 )
 
 // jobTimeout bounds one job; it stays below the production ack deadline (300 s). A job may
@@ -72,40 +72,40 @@ type Options struct {
 	ShopHTTPClient *http.Client
 }
 
-// New connects to Firestore and Pub/Sub and builds the App.
+// New connects to Firestore and Pub/Sub and builds the App: every function when
+// cfg.Target is empty, otherwise only what that function needs (SPEC §2.6), so a process
+// serving one function holds no client, and no credential, of the others.
 func New(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	log := opt.Log
 	if log == nil {
 		log = NewLogger(os.Stdout, cfg.LogLevel, cfg.Project)
 	}
-	verifier, err := woocommerce.NewVerifier(cfg.WCWebhookSecret, cfg.WCURL)
-	if err != nil {
+	a := &App{Config: cfg, Log: log}
+	var err error
+	if cfg.Serves(NameWebhook) {
+		if a.verifier, err = woocommerce.NewVerifier(cfg.WCWebhookSecret, cfg.WCURL); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Serves(NameEnroll) || cfg.Serves(NameSweep) {
+		if a.auth, err = newPushAuth(ctx, cfg.PushAudience, cfg.PushServiceAccount, opt.IDTokenOptions...); err != nil {
+			return nil, err
+		}
+	}
+	if a.Store, err = store.New(ctx, cfg.Project, cfg.FirestoreDB); err != nil {
 		return nil, err
 	}
-	auth, err := newPushAuth(ctx, cfg.PushAudience, cfg.PushServiceAccount, opt.IDTokenOptions...)
-	if err != nil {
+	if a.Publisher, err = jobs.NewPublisher(ctx, cfg.Project, cfg.JobsTopic, opt.PubSubOptions...); err != nil {
+		a.Store.Close()
 		return nil, err
 	}
-	st, err := store.New(ctx, cfg.Project, cfg.FirestoreDB)
-	if err != nil {
-		return nil, err
-	}
-	pub, err := jobs.NewPublisher(ctx, cfg.Project, cfg.JobsTopic, opt.PubSubOptions...)
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	shop := woocommerce.New(woocommerce.Config{BaseURL: cfg.WCURL, ConsumerKey: cfg.WCConsumerKey, ConsumerSecret: cfg.WCConsumerSecret, HTTPClient: opt.ShopHTTPClient, Log: log})
-	lms := openedx.New(openedx.Config{BaseURL: cfg.OpenEdXURL, ClientID: cfg.OpenEdXClientID, ClientSecret: cfg.OpenEdXClientSecret, Strategy: cfg.OpenEdXEnrollStrategy, Timeout: opt.LMSTimeout})
-	mailer := mail.New(mail.Config{APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.MailFrom, ShopName: shopName(cfg), Language: cfg.Language, LinkTTL: cfg.ConfirmLinkTTL})
-	signer := confirm.NewSigner([]byte(cfg.ConfirmSigningKey), cfg.ConfirmLinkTTL)
 	now := opt.Now
 	if now == nil {
 		now = time.Now
 	}
 	svc := &enrollment.Service{
-		Store: st, Publisher: pub, LMS: lms, Shop: shop, Mailer: mailer,
-		ConfirmLink: func(orderID int64) string { return confirm.Link(cfg.ConfirmURL, signer.Sign(orderID, now())) },
+		// SweepStore too: the Webhook records the notices the sweep emails (legacy webhooks).
+		Store: a.Store, Publisher: a.Publisher, SweepStore: a.Store,
 		Settings: enrollment.Settings{
 			DefaultMode:    cfg.OpenEdXDefaultMode,
 			ConfirmMethods: cfg.ConfirmPaymentMethods,
@@ -119,20 +119,33 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 		},
 		Now: now,
 		Log: log,
+	}
+	a.Service = svc
+	if cfg.Serves(NameEnroll) || cfg.Serves(NameSweep) {
+		a.Shop = woocommerce.New(woocommerce.Config{BaseURL: cfg.WCURL, ConsumerKey: cfg.WCConsumerKey, ConsumerSecret: cfg.WCConsumerSecret, HTTPClient: opt.ShopHTTPClient, Log: log})
+		mailer := mail.New(mail.Config{APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.MailFrom, ShopName: shopName(cfg), Language: cfg.Language, LinkTTL: cfg.ConfirmLinkTTL})
+		svc.Shop, svc.Mailer = a.Shop, mailer
 		// Reconciliation and webhook health (SPEC §2.7).
-		ShopAdmin: shop, Alerter: mailer, SweepStore: st,
-		SweepSettings: enrollment.SweepSettings{
+		svc.ShopAdmin, svc.Alerter = a.Shop, mailer
+		svc.SweepSettings = enrollment.SweepSettings{
 			ShopURL:           cfg.WCURL,
 			WebhookURL:        cfg.WebhookURL,
 			ReconcileLookback: cfg.ReconcileLookback,
 			WebhookReactivate: cfg.WebhookReactivate,
-		},
+		}
 	}
-	a := &App{
-		Config: cfg, Log: log, Store: st, Publisher: pub, Service: svc, Shop: shop, Signer: signer,
-		verifier: verifier, auth: auth,
+	if cfg.Serves(NameEnroll) {
+		svc.LMS = openedx.New(openedx.Config{BaseURL: cfg.OpenEdXURL, ClientID: cfg.OpenEdXClientID, ClientSecret: cfg.OpenEdXClientSecret, Strategy: cfg.OpenEdXEnrollStrategy, Timeout: opt.LMSTimeout})
 	}
-	a.confirm = &confirm.Handler{Signer: signer, Confirmer: svc, Language: cfg.Language, ShopName: shopName(cfg), Now: now, Log: log}
+	if cfg.Serves(NameEnroll) || cfg.Serves(NameConfirm) {
+		a.Signer = confirm.NewSigner([]byte(cfg.ConfirmSigningKey), cfg.ConfirmLinkTTL)
+	}
+	if cfg.Serves(NameEnroll) {
+		svc.ConfirmLink = func(orderID int64) string { return confirm.Link(cfg.ConfirmURL, a.Signer.Sign(orderID, now())) }
+	}
+	if cfg.Serves(NameConfirm) {
+		a.confirm = &confirm.Handler{Signer: a.Signer, Confirmer: svc, Language: cfg.Language, ShopName: shopName(cfg), Now: now, Log: log}
+	}
 	return a, nil
 }
 
@@ -153,8 +166,12 @@ func (a *App) Close() error {
 	return errors.Join(a.Publisher.Close(), a.Store.Close())
 }
 
-// Handler returns the handler of one function by name.
+// Handler returns the handler of one function by name: an error for a function this
+// process was not built to serve.
 func (a *App) Handler(name string) (http.Handler, error) {
+	if !a.Config.Serves(name) {
+		return nil, fmt.Errorf("this process serves %s only (FUNCTION_TARGET), not %s", a.Config.Target, name)
+	}
 	var h http.HandlerFunc
 	switch name {
 	case NameWebhook:
@@ -175,9 +192,10 @@ func (a *App) Handler(name string) (http.Handler, error) {
 // FUNCTION_TARGET.
 func (a *App) Routes() http.Handler {
 	mux := http.NewServeMux()
-	for _, n := range []string{NameWebhook, NameEnroll, NameConfirm, NameSweep} {
-		h, _ := a.Handler(n)
-		mux.Handle("/"+n, h)
+	for _, n := range config.Functions {
+		if h, err := a.Handler(n); err == nil {
+			mux.Handle("/"+n, h)
+		}
 	}
 	return mux
 }

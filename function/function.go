@@ -15,14 +15,18 @@ import (
 )
 
 func init() {
-	for _, name := range []string{NameWebhook, NameEnroll, NameConfirm, NameSweep} {
+	for _, name := range config.Functions {
 		functions.HTTP(name, func(w http.ResponseWriter, r *http.Request) {
 			a, err := shared.get(r.Context())
 			if err != nil {
 				reject(w, http.StatusInternalServerError, "service not configured: "+err.Error())
 				return
 			}
-			h, _ := a.Handler(name)
+			h, err := a.Handler(name)
+			if err != nil {
+				reject(w, http.StatusNotFound, err.Error())
+				return
+			}
 			h.ServeHTTP(w, r)
 		})
 	}

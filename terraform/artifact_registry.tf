@@ -1,4 +1,4 @@
-# Artifact Registry: the one image all four services run (built by cloudbuild.yaml).
+# Artifact Registry: the one image every service runs (built by cloudbuild.yaml).
 
 resource "google_artifact_registry_repository" "images" {
   location      = var.region

@@ -1,21 +1,29 @@
 # Cloud Build: on every push to the branch, ../cloudbuild.yaml vets and tests the code
 # (with the emulators), builds the image with Google Cloud's buildpacks, pushes it to
-# Artifact Registry and deploys it to the four services. The trigger runs as its own
+# Artifact Registry and deploys it to the services of run.tf. The trigger runs as its own
 # account, which can do exactly that and nothing else.
 #
 # Prerequisite: the Cloud Build GitHub App installed on the repository and the repository
-# connected to the project (Cloud Build > Triggers > Connect repository), see the README, "Deploy and operate".
+# connected to the project with a 1st gen connection (Cloud Build > Triggers > Connect
+# repository), which the trigger's `github` block uses; see the README, "Deploy and operate".
 
 resource "google_service_account" "build" {
   account_id   = "wc-openedx-build"
   display_name = "wc-openedx: Cloud Build deploys"
+
+  depends_on = [google_project_service.enabled]
 }
 
-# Deploy new revisions (`gcloud run services update`) of existing services; no IAM changes.
-resource "google_project_iam_member" "build_run_developer" {
-  project = var.project_id
-  role    = "roles/run.developer"
-  member  = "serviceAccount:${google_service_account.build.email}"
+# Deploy new revisions (`gcloud run services update`) of this module's services, and of no
+# other service in the project: granted on each service, not on the project. It includes no
+# IAM changes (run.developer cannot set a service's IAM policy).
+resource "google_cloud_run_v2_service_iam_member" "build_deploy" {
+  for_each = local.services
+
+  location = google_cloud_run_v2_service.service[each.key].location
+  name     = google_cloud_run_v2_service.service[each.key].name
+  role     = "roles/run.developer"
+  member   = "serviceAccount:${google_service_account.build.email}"
 }
 
 # A build with its own service account must write its logs itself (CLOUD_LOGGING_ONLY).
@@ -34,18 +42,42 @@ resource "google_artifact_registry_repository_iam_member" "build_writer" {
 }
 
 # Deploying a revision that runs as a service account requires actAs on that account:
-# granted on the four runtime accounts only.
+# granted on the services' runtime accounts only.
 resource "google_service_account_iam_member" "build_acts_as" {
-  for_each = {
-    webhook = google_service_account.webhook.name
-    enroll  = google_service_account.enroll.name
-    confirm = google_service_account.confirm.name
-    sweep   = google_service_account.sweep.name
-  }
+  for_each = local.services
 
-  service_account_id = each.value
+  service_account_id = google_service_account.service[each.key].name
   role               = "roles/iam.serviceAccountUser"
   member             = "serviceAccount:${google_service_account.build.email}"
+}
+
+# A build started by hand (`gcloud builds submit --service-account=...`, see the README) uploads
+# the working copy to this bucket; the build account reads it from there, and from no other
+# bucket. Sources are deleted after a week.
+resource "google_storage_bucket" "build_source" {
+  name     = "${var.project_id}-wc-openedx-build-source"
+  location = var.region
+
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = true
+
+  lifecycle_rule {
+    condition {
+      age = 7
+    }
+    action {
+      type = "Delete"
+    }
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+resource "google_storage_bucket_iam_member" "build_source_reader" {
+  bucket = google_storage_bucket.build_source.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.build.email}"
 }
 
 resource "google_cloudbuild_trigger" "deploy" {
@@ -70,7 +102,7 @@ resource "google_cloudbuild_trigger" "deploy" {
 
   depends_on = [
     google_project_service.enabled,
-    google_project_iam_member.build_run_developer,
+    google_cloud_run_v2_service_iam_member.build_deploy,
     google_project_iam_member.build_log_writer,
     google_artifact_registry_repository_iam_member.build_writer,
     google_service_account_iam_member.build_acts_as,

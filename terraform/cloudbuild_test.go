@@ -2,6 +2,7 @@ package terraform_test
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -109,7 +110,7 @@ func TestCloudBuildDeploysEachServiceWithItsFunction(t *testing.T) {
 		case str(s["entrypoint"]) == "pack" && slices.Contains(strs(s["args"]), "build"):
 			buildStep = i
 			a := strs(s["args"])
-			if !slices.Contains(a, builtImage) || !slices.Contains(a, "--builder=gcr.io/buildpacks/builder") ||
+			if !slices.Contains(a, builtImage) || !slices.ContainsFunc(a, func(x string) bool { return strings.HasPrefix(x, "--builder=gcr.io/buildpacks/builder@") }) ||
 				!slices.Contains(a, "--env=GOOGLE_BUILDABLE=./function/cmd/server") {
 				t.Errorf("pack build args %v: want %s, the Google Cloud builder and GOOGLE_BUILDABLE=./function/cmd/server", a, builtImage)
 			}
@@ -129,7 +130,8 @@ func TestCloudBuildDeploysEachServiceWithItsFunction(t *testing.T) {
 
 	m := loadModule(t)
 	for svc, fn := range serviceFns {
-		name, _ := literalString(attr(m.resource(t, "google_cloud_run_v2_service", svc), "name"))
+		name := ctyString(m.mustEval(t, attr(m.resource(t, "google_cloud_run_v2_service", "service"), "name"),
+			m.instances(t, "google_cloud_run_v2_service", "service")[svc]))
 		var found []map[string]any
 		for _, s := range cb.steps {
 			a := strs(s["args"])
@@ -164,5 +166,45 @@ func TestCloudBuildDeploysEachServiceWithItsFunction(t *testing.T) {
 		if !slices.Contains(strs(s["waitFor"]), str(cb.steps[pushStep]["id"])) {
 			t.Errorf("deploy of %s must wait for the push", svc)
 		}
+	}
+}
+
+// pinned matches an image reference that names one build of the image: a digest, or a tag
+// with a full version (1.11.4, not 1.11 or latest).
+var pinned = regexp.MustCompile(`^[a-z0-9./_-]+(@sha256:[0-9a-f]{64}|:v?[0-9]+\.[0-9]+\.[0-9]+)$`)
+
+// TestCloudBuildImagesPinned: the images that build the service and check its Terraform are
+// pinned, so a build does what the last one did: the pack CLI, Google's buildpacks builder,
+// and Terraform 1.11.4.
+func TestCloudBuildImagesPinned(t *testing.T) {
+	cb := loadCloudBuild(t)
+	var pack, builder, terraform string
+	for _, s := range cb.steps {
+		name := str(s["name"])
+		switch {
+		case str(s["entrypoint"]) == "pack":
+			pack = name
+			for _, a := range strs(s["args"]) {
+				if b, ok := strings.CutPrefix(a, "--builder="); ok {
+					builder = b
+				}
+			}
+		case strings.HasPrefix(name, "hashicorp/terraform"):
+			terraform = name
+		}
+	}
+	for what, ref := range map[string]string{"pack image": pack, "buildpacks builder": builder} {
+		if !pinned.MatchString(ref) {
+			t.Errorf("%s %q is not pinned (want a digest, @sha256:…, or a full version)", what, ref)
+		}
+	}
+	if !strings.HasPrefix(pack, "gcr.io/k8s-skaffold/pack@") && !strings.HasPrefix(pack, "gcr.io/k8s-skaffold/pack:") {
+		t.Errorf("pack image %q, want gcr.io/k8s-skaffold/pack pinned", pack)
+	}
+	if !strings.HasPrefix(builder, "gcr.io/buildpacks/builder@sha256:") {
+		t.Errorf("builder %q, want gcr.io/buildpacks/builder pinned by digest (its tags move)", builder)
+	}
+	if terraform != "hashicorp/terraform:1.11.4" {
+		t.Errorf("terraform image %q, want hashicorp/terraform:1.11.4", terraform)
 	}
 }

@@ -1,10 +1,9 @@
-# The service's plain (non-secret) configuration, SPEC §3, as environment variables.
+# The service's plain (non-secret) configuration, SPEC §3: the value of every plain
+# environment variable a function may read, by name. Each service gets only the ones its
+# function reads (internal/config's `fn` tags), listed in local.services (run.tf); the
+# per-service ones (FUNCTION_TARGET, PUSH_AUDIENCE, PUSH_SERVICE_ACCOUNT) are set there.
 #
-# internal/config.Load validates the whole Config in every process, whatever function it
-# serves, so every service gets all of it (and all the secrets, see run_*.tf). Per-service
-# variables (FUNCTION_TARGET, PUSH_AUDIENCE, PUSH_SERVICE_ACCOUNT) are added in run_*.tf.
-#
-# Never set here: PORT (Cloud Run sets it), FIRESTORE_EMULATOR_HOST and
+# Never set: PORT and K_SERVICE (Cloud Run sets them), FIRESTORE_EMULATOR_HOST and
 # PUBSUB_EMULATOR_HOST (local runs and tests only).
 #
 # A list variable left empty reaches the service as "", which the service reads as

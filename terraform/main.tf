@@ -12,6 +12,11 @@ terraform {
       source  = "hashicorp/google"
       version = ">= 6.0, < 8.0"
     }
+    # time_sleep: IAM grants propagate before the services and subscriptions need them.
+    time = {
+      source  = "hashicorp/time"
+      version = ">= 0.9, < 1.0"
+    }
   }
 }
 
@@ -20,8 +25,11 @@ provider "google" {
   region  = var.region
 }
 
+# Read through the Cloud Resource Manager API: on a new project, once it is enabled.
 data "google_project" "this" {
   project_id = var.project_id
+
+  depends_on = [google_project_service.enabled["cloudresourcemanager.googleapis.com"]]
 }
 
 locals {
@@ -36,6 +44,7 @@ locals {
     "pubsub.googleapis.com",
     "run.googleapis.com",
     "secretmanager.googleapis.com",
+    "storage.googleapis.com",
   ]
 
   # Cloud Run's deterministic service URLs, https://SERVICE-PROJECT_NUMBER.REGION.run.app.
@@ -44,7 +53,7 @@ locals {
   # in this module (push endpoint, OIDC audiences, CONFIRM_URL, WEBHOOK_URL, outputs) comes
   # from here, so the audience a token is minted for is the one the service checks.
   run_url = {
-    for s in ["webhook", "enroll", "confirm", "sweep"] :
+    for s in keys(local.services) :
     s => "https://${s}-${data.google_project.this.number}.${var.region}.run.app"
   }
 

@@ -1,13 +1,17 @@
 // Package terraform_test checks the Terraform root module and cloudbuild.yaml by reading
-// them: the Google provider cannot be downloaded everywhere the tests run, so instead of
-// `terraform validate` the tests parse the HCL, evaluate just enough of it (literal strings,
-// object keys, merge/toset of locals, references) and assert on what the deployment does.
+// them: the Google provider cannot be downloaded or built everywhere the tests run (CI), so
+// the tests parse the HCL, evaluate what Terraform would (locals, for_each expansions,
+// dynamic blocks; cloud-side values as placeholders, see evaluator) and assert on what the
+// deployment does. terraform/tests/plan.tftest.hcl checks the same module against the real
+// provider where one can be built (see the README).
 package terraform_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -15,9 +19,12 @@ import (
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/function"
+	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
 
 // module is the parsed root module: every top-level block of every *.tf file.
@@ -28,6 +35,12 @@ type module struct {
 	locals    map[string]*hclsyntax.Attribute
 	variables map[string]*hclsyntax.Block
 	outputs   map[string]*hclsyntax.Block
+	moved     map[string]string // from → to, as written
+	terraform *hclsyntax.Block
+
+	evalMu   sync.Mutex
+	evalOnce sync.Once
+	ev       *evaluator
 }
 
 var (
@@ -67,6 +80,7 @@ func parseModule(dir string) (*module, error) {
 		locals:    map[string]*hclsyntax.Attribute{},
 		variables: map[string]*hclsyntax.Block{},
 		outputs:   map[string]*hclsyntax.Block{},
+		moved:     map[string]string{},
 	}
 	p := hclparse.NewParser()
 	for _, name := range files {
@@ -106,7 +120,20 @@ func parseModule(dir string) (*module, error) {
 				m.variables[b.Labels[0]] = b
 			case "output":
 				m.outputs[b.Labels[0]] = b
-			case "terraform", "provider":
+			case "moved":
+				from, to := attr(b, "from"), attr(b, "to")
+				if from == nil || to == nil {
+					return nil, fmt.Errorf("%s: moved needs from and to", where)
+				}
+				m.moved[string(f.Bytes[from.Range().Start.Byte:from.Range().End.Byte])] = string(f.Bytes[to.Range().Start.Byte:to.Range().End.Byte])
+			case "terraform":
+				// The one with required_providers (a backend.tf may add another).
+				for _, c := range b.Body.Blocks {
+					if c.Type == "required_providers" {
+						m.terraform = b
+					}
+				}
+			case "provider":
 			default:
 				return nil, fmt.Errorf("%s: unexpected top-level block %q", where, b.Type)
 			}
@@ -128,6 +155,14 @@ func (m *module) resource(t *testing.T, typ, name string) *hclsyntax.Block {
 		t.Fatalf("resource %s.%s is not declared", typ, name)
 	}
 	return b
+}
+
+func (m *module) terraformBlock(t *testing.T) *hclsyntax.Block {
+	t.Helper()
+	if m.terraform == nil {
+		t.Fatal("no terraform block")
+	}
+	return m.terraform
 }
 
 func (m *module) local(t *testing.T, name string) hclsyntax.Expression {
@@ -266,93 +301,404 @@ func localName(e *hclsyntax.ScopeTraversalExpr) (string, bool) {
 	return a.Name, ok
 }
 
-// envVar is one environment variable of a Cloud Run container, as configured.
-type envVar struct {
-	value  hclsyntax.Expression // plain value; nil for a secret
-	secret hclsyntax.Expression // value_source.secret_key_ref.secret; nil for a plain value
-	ver    hclsyntax.Expression // value_source.secret_key_ref.version
-	where  string
+// The evaluator: enough of Terraform's expression evaluation to expand the module's for_each
+// resources and dynamic blocks the way Terraform would, without a provider. Values that only
+// exist in the cloud are placeholders naming where they come from:
+//
+//	var.NAME                     a string variable (other types: their default)
+//	TYPE.NAME.ATTR               an attribute of a resource, e.g. google_pubsub_topic.jobs.name
+//	TYPE.NAME[KEY].ATTR          of one for_each instance, e.g. google_service_account.service[enroll].email
+//	data.TYPE.NAME.ATTR          of a data source
+//
+// so "serviceAccount:${google_service_account.service[each.key].email}" evaluates, for
+// each.key = "enroll", to "serviceAccount:google_service_account.service[enroll].email".
+
+// functions are the Terraform functions the module's expressions use.
+var functions = map[string]function.Function{
+	"alltrue":    allTrueFunc,
+	"can":        tryfunc.CanFunc,
+	"concat":     stdlib.ConcatFunc,
+	"contains":   stdlib.ContainsFunc,
+	"flatten":    stdlib.FlattenFunc,
+	"floor":      stdlib.FloorFunc,
+	"join":       stdlib.JoinFunc,
+	"keys":       stdlib.KeysFunc,
+	"length":     stdlib.LengthFunc,
+	"lookup":     stdlib.LookupFunc,
+	"merge":      stdlib.MergeFunc,
+	"regex":      stdlib.RegexFunc,
+	"replace":    stdlib.ReplaceFunc,
+	"sort":       stdlib.SortFunc,
+	"split":      stdlib.SplitFunc,
+	"startswith": startsWithFunc,
+	"tolist":     stdlib.MakeToFunc(cty.List(cty.DynamicPseudoType)),
+	"tomap":      stdlib.MakeToFunc(cty.Map(cty.DynamicPseudoType)),
+	"toset":      stdlib.MakeToFunc(cty.Set(cty.DynamicPseudoType)),
+	"tostring":   stdlib.MakeToFunc(cty.String),
+	"trimspace":  stdlib.TrimSpaceFunc,
+	"values":     stdlib.ValuesFunc,
 }
 
-// serviceEnv evaluates the env of a Cloud Run v2 service's only container: static `env`
-// blocks and `dynamic "env"` blocks over an object (plain values, `value = env.value`) or a
-// list of names (secrets, `value_source.secret_key_ref`).
-func (m *module) serviceEnv(t *testing.T, name string) map[string]envVar {
-	t.Helper()
-	svc := m.resource(t, "google_cloud_run_v2_service", name)
-	c := block(t, svc, "template", "containers")
-	out := map[string]envVar{}
-	add := func(k string, v envVar) {
-		if prev, dup := out[k]; dup {
-			t.Errorf("service %s: env %s set twice (%s and %s)", name, k, prev.where, v.where)
+var allTrueFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "list", Type: cty.List(cty.Bool)}},
+	Type:   function.StaticReturnType(cty.Bool),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		for it := args[0].ElementIterator(); it.Next(); {
+			if _, v := it.Element(); !v.True() {
+				return cty.False, nil
+			}
 		}
-		out[k] = v
+		return cty.True, nil
+	},
+})
+
+var startsWithFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "str", Type: cty.String}, {Name: "prefix", Type: cty.String}},
+	Type:   function.StaticReturnType(cty.Bool),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		return cty.BoolVal(strings.HasPrefix(args[0].AsString(), args[1].AsString())), nil
+	},
+})
+
+// evaluator evaluates expressions of one module, memoizing locals and for_each expansions.
+type evaluator struct {
+	m         *module
+	locals    map[string]cty.Value
+	instances map[string]map[string]cty.Value // "TYPE.NAME" → for_each key → each.value
+	busy      map[string]bool                 // cycle detection
+}
+
+func (m *module) evaluator() *evaluator {
+	m.evalOnce.Do(func() {
+		m.ev = &evaluator{m: m, locals: map[string]cty.Value{}, instances: map[string]map[string]cty.Value{}, busy: map[string]bool{}}
+	})
+	return m.ev
+}
+
+// eval evaluates e with the module's variables, locals, resources and data sources, plus
+// scope (each, env, …).
+func (m *module) eval(e hcl.Expression, scope map[string]cty.Value) (cty.Value, error) {
+	m.evalMu.Lock()
+	defer m.evalMu.Unlock()
+	return m.evaluator().eval(e, scope)
+}
+
+// mustEval is eval for tests: an expression that does not evaluate fails the test.
+func (m *module) mustEval(t *testing.T, e hcl.Expression, scope map[string]cty.Value) cty.Value {
+	t.Helper()
+	if e == nil {
+		t.Fatal("evaluating a missing expression")
+	}
+	v, err := m.eval(e, scope)
+	if err != nil {
+		t.Fatalf("%s: %v", e.Range(), err)
+	}
+	return v
+}
+
+func (ev *evaluator) eval(e hcl.Expression, scope map[string]cty.Value) (cty.Value, error) {
+	vars := map[string]cty.Value{}
+	for k, v := range scope {
+		vars[k] = v
+	}
+	locals := map[string]cty.Value{}
+	data := map[string]map[string]map[string]cty.Value{}           // type → name → attr
+	res := map[string]map[string]map[string]map[string]cty.Value{} // type → name → key ("" singleton) → attr
+	for _, tr := range e.Variables() {
+		root := tr.RootName()
+		if _, ok := scope[root]; ok {
+			continue
+		}
+		name := func(i int) string {
+			if len(tr) > i {
+				if a, ok := tr[i].(hcl.TraverseAttr); ok {
+					return a.Name
+				}
+			}
+			return ""
+		}
+		switch {
+		case root == "var":
+			// All variables below.
+		case root == "local":
+			n := name(1)
+			v, err := ev.local(n)
+			if err != nil {
+				return cty.NilVal, err
+			}
+			locals[n] = v
+		case root == "data":
+			typ, n, attr := name(1), name(2), name(3)
+			if ev.m.data[typ][n] == nil {
+				return cty.NilVal, fmt.Errorf("undeclared data.%s.%s", typ, n)
+			}
+			if data[typ] == nil {
+				data[typ] = map[string]map[string]cty.Value{}
+			}
+			if data[typ][n] == nil {
+				data[typ][n] = map[string]cty.Value{}
+			}
+			data[typ][n][attr] = cty.StringVal(fmt.Sprintf("data.%s.%s.%s", typ, n, attr))
+		case ev.m.resources[root] != nil:
+			n := name(1)
+			if ev.m.resources[root][n] == nil {
+				return cty.NilVal, fmt.Errorf("undeclared resource %s.%s", root, n)
+			}
+			if res[root] == nil {
+				res[root] = map[string]map[string]map[string]cty.Value{}
+			}
+			keys := []string{""}
+			attrAt := 2
+			if ev.m.resources[root][n].Body.Attributes["for_each"] != nil {
+				inst, err := ev.instancesOf(root, n)
+				if err != nil {
+					return cty.NilVal, err
+				}
+				keys = sortedKeys(inst)
+				attrAt = 3
+			}
+			// A reference with a computed index (service[each.key].email) names no
+			// attribute statically: every instance gets the attributes the module reads.
+			attrs := []string{"id", "name", "email", "location", "secret_id", "repository_id", "uri"}
+			if a := name(attrAt); a != "" {
+				attrs = append(attrs, a)
+			}
+			if res[root][n] == nil {
+				res[root][n] = map[string]map[string]cty.Value{}
+			}
+			for _, k := range keys {
+				if res[root][n][k] == nil {
+					res[root][n][k] = map[string]cty.Value{}
+				}
+				where := root + "." + n
+				if k != "" {
+					where += "[" + k + "]"
+				}
+				for _, a := range attrs {
+					res[root][n][k][a] = cty.StringVal(where + "." + a)
+				}
+			}
+		default:
+			return cty.NilVal, fmt.Errorf("unknown reference %s", root)
+		}
+	}
+	vars["var"] = ev.variables()
+	vars["local"] = cty.ObjectVal(locals)
+	dataTypes := map[string]cty.Value{}
+	for typ, byName := range data {
+		names := map[string]cty.Value{}
+		for n, attrs := range byName {
+			names[n] = cty.ObjectVal(attrs)
+		}
+		dataTypes[typ] = cty.ObjectVal(names)
+	}
+	vars["data"] = cty.ObjectVal(dataTypes)
+	for typ, byName := range res {
+		names := map[string]cty.Value{}
+		for n, byKey := range byName {
+			if _, single := byKey[""]; single {
+				names[n] = cty.ObjectVal(byKey[""])
+				continue
+			}
+			inst := map[string]cty.Value{}
+			for k, attrs := range byKey {
+				inst[k] = cty.ObjectVal(attrs)
+			}
+			names[n] = cty.ObjectVal(inst)
+		}
+		vars[typ] = cty.ObjectVal(names)
+	}
+	v, diags := e.Value(&hcl.EvalContext{Variables: vars, Functions: functions})
+	if diags.HasErrors() {
+		return cty.NilVal, errors.New(diags.Error())
+	}
+	return v, nil
+}
+
+// variables are the module's input variables: "var.NAME" for strings, the default otherwise.
+func (ev *evaluator) variables() cty.Value {
+	out := map[string]cty.Value{}
+	for n, b := range ev.m.variables {
+		switch d, ok := literal(attr(b, "default")); {
+		case ev.m.text(attr(b, "type")) == "string":
+			out[n] = cty.StringVal("var." + n)
+		case ok:
+			out[n] = d
+		default:
+			out[n] = cty.DynamicVal
+		}
+	}
+	return cty.ObjectVal(out)
+}
+
+func (ev *evaluator) local(name string) (cty.Value, error) {
+	if v, ok := ev.locals[name]; ok {
+		return v, nil
+	}
+	a := ev.m.locals[name]
+	if a == nil {
+		return cty.NilVal, fmt.Errorf("undeclared local.%s", name)
+	}
+	if ev.busy["local."+name] {
+		return cty.NilVal, fmt.Errorf("local.%s refers to itself", name)
+	}
+	ev.busy["local."+name] = true
+	defer delete(ev.busy, "local."+name)
+	v, err := ev.eval(a.Expr, nil)
+	if err != nil {
+		return cty.NilVal, fmt.Errorf("local.%s: %w", name, err)
+	}
+	ev.locals[name] = v
+	return v, nil
+}
+
+// instancesOf expands a for_each resource: instance key → each.value.
+func (ev *evaluator) instancesOf(typ, name string) (map[string]cty.Value, error) {
+	id := typ + "." + name
+	if inst, ok := ev.instances[id]; ok {
+		return inst, nil
+	}
+	if ev.busy[id] {
+		return nil, fmt.Errorf("%s: for_each refers to itself", id)
+	}
+	ev.busy[id] = true
+	defer delete(ev.busy, id)
+	fe, err := ev.eval(ev.m.resources[typ][name].Body.Attributes["for_each"].Expr, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%s for_each: %w", id, err)
+	}
+	inst, err := forEachElements(fe)
+	if err != nil {
+		return nil, fmt.Errorf("%s for_each: %w", id, err)
+	}
+	ev.instances[id] = inst
+	return inst, nil
+}
+
+// forEachElements lists what a for_each iterates: key → value for a map or object, element
+// → element for a set of strings.
+func forEachElements(v cty.Value) (map[string]cty.Value, error) {
+	if !v.IsWhollyKnown() || v.IsNull() {
+		return nil, fmt.Errorf("for_each value is not known")
+	}
+	out := map[string]cty.Value{}
+	ty := v.Type()
+	switch {
+	case ty.IsMapType() || ty.IsObjectType():
+		for it := v.ElementIterator(); it.Next(); {
+			k, e := it.Element()
+			out[k.AsString()] = e
+		}
+	case ty.IsSetType() && ty.ElementType().Equals(cty.String):
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			out[e.AsString()] = e
+		}
+	default:
+		return nil, fmt.Errorf("for_each over %s: want a map, an object or a set of strings", ty.FriendlyName())
+	}
+	return out, nil
+}
+
+// instances lists the instances of a resource: for_each key → the `each` object to evaluate
+// its arguments with; a resource without for_each has one instance, key "".
+func (m *module) instances(t *testing.T, typ, name string) map[string]map[string]cty.Value {
+	t.Helper()
+	b := m.resource(t, typ, name)
+	if b.Body.Attributes["for_each"] == nil {
+		return map[string]map[string]cty.Value{"": nil}
+	}
+	m.evalMu.Lock()
+	inst, err := m.evaluator().instancesOf(typ, name)
+	m.evalMu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]map[string]cty.Value{}
+	for k, v := range inst {
+		out[k] = map[string]cty.Value{"each": cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(k), "value": v})}
+	}
+	return out
+}
+
+// ctyString is a value as a Go string; "" for null or a non-string.
+func ctyString(v cty.Value) string {
+	if v.IsNull() || !v.IsKnown() || !v.Type().Equals(cty.String) {
+		return ""
+	}
+	return v.AsString()
+}
+
+// envVar is one environment variable of a Cloud Run container, as configured.
+type envVar struct {
+	value   cty.Value // plain value; NilVal for a secret
+	secret  string    // value_source.secret_key_ref.secret; "" for a plain value
+	version string    // value_source.secret_key_ref.version
+	where   string
+}
+
+// serviceEnv evaluates the env of the only container of one instance of
+// google_cloud_run_v2_service.service: static `env` blocks and `dynamic "env"` blocks.
+func (m *module) serviceEnv(t *testing.T, svc string) map[string]envVar {
+	t.Helper()
+	scope, ok := m.instances(t, "google_cloud_run_v2_service", "service")[svc]
+	if !ok {
+		t.Fatalf("google_cloud_run_v2_service.service has no instance %q", svc)
+	}
+	c := block(t, m.resource(t, "google_cloud_run_v2_service", "service"), "template", "containers")
+	out := map[string]envVar{}
+	add := func(b *hclsyntax.Block, scope map[string]cty.Value, where string) {
+		k := ctyString(m.mustEval(t, attr(b, "name"), scope))
+		if k == "" {
+			t.Fatalf("%s: env name is not a string", where)
+		}
+		if prev, dup := out[k]; dup {
+			t.Errorf("service %s: env %s set twice (%s and %s)", svc, k, prev.where, where)
+		}
+		value, sources := attr(b, "value"), blocks(b, "value_source")
+		switch {
+		case value != nil && len(sources) == 0:
+			out[k] = envVar{value: m.mustEval(t, value, scope), where: where}
+		case value == nil && len(sources) == 1:
+			ref := block(t, sources[0], "secret_key_ref")
+			out[k] = envVar{
+				secret:  ctyString(m.mustEval(t, attr(ref, "secret"), scope)),
+				version: ctyString(m.mustEval(t, attr(ref, "version"), scope)),
+				where:   where,
+			}
+		default:
+			t.Fatalf("%s: env needs exactly one of value and value_source", where)
+		}
 	}
 	for _, b := range c.Body.Blocks {
 		where := fmt.Sprintf("%s:%d", b.DefRange().Filename, b.DefRange().Start.Line)
 		switch {
 		case b.Type == "env":
-			k, ok := literalString(attr(b, "name"))
-			if !ok {
-				t.Fatalf("%s: env name is not a literal", where)
-			}
-			add(k, m.envValue(t, b, where))
+			add(b, scope, where)
 		case b.Type == "dynamic" && b.Labels[0] == "env":
-			content := block(t, b, "content")
-			forEach := attr(b, "for_each")
-			if forEach == nil {
-				t.Fatalf("%s: dynamic env without for_each", where)
+			iterator := "env"
+			if it := attr(b, "iterator"); it != nil {
+				iterator = m.text(it)
 			}
-			v := m.envValue(t, content, where)
-			if v.secret != nil {
-				if got := m.text(attr(content, "name")); got != "env.value" {
-					t.Fatalf("%s: secret env name is %s, want env.value (for_each over names)", where, got)
-				}
-				names, err := m.stringList(forEach)
-				if err != nil {
-					t.Fatalf("%s: %v", where, err)
-				}
-				for _, k := range names {
-					add(k, v)
-				}
-				continue
-			}
-			if got := m.text(attr(content, "name")); got != "env.key" {
-				t.Fatalf("%s: env name is %s, want env.key (for_each over an object)", where, got)
-			}
-			if got := m.text(v.value); got != "env.value" {
-				t.Fatalf("%s: env value is %s, want env.value", where, got)
-			}
-			entries, err := m.objectEntries(forEach)
+			elems, err := forEachElements(m.mustEval(t, attr(b, "for_each"), scope))
 			if err != nil {
 				t.Fatalf("%s: %v", where, err)
 			}
-			for k, e := range entries {
-				add(k, envVar{value: e, where: where})
+			for k, v := range elems {
+				inner := map[string]cty.Value{iterator: cty.ObjectVal(map[string]cty.Value{"key": cty.StringVal(k), "value": v})}
+				for n, sv := range scope {
+					inner[n] = sv
+				}
+				add(block(t, b, "content"), inner, where)
 			}
 		}
 	}
 	return out
 }
 
-func (m *module) envValue(t *testing.T, b *hclsyntax.Block, where string) envVar {
-	t.Helper()
-	value := attr(b, "value")
-	sources := blocks(b, "value_source")
-	switch {
-	case value != nil && len(sources) == 0:
-		return envVar{value: value, where: where}
-	case value == nil && len(sources) == 1:
-		ref := block(t, sources[0], "secret_key_ref")
-		return envVar{secret: attr(ref, "secret"), ver: attr(ref, "version"), where: where}
-	}
-	t.Fatalf("%s: env needs exactly one of value and value_source", where)
-	return envVar{}
-}
-
 // binding is one IAM grant found in the module.
 type binding struct {
-	principal string // "sa:<google_service_account name>", "allUsers", "pubsub-agent", …
+	principal string // "sa:<service account: name, or key of google_service_account.service>", "allUsers", "pubsub-agent", …
 	target    string // "project", "topic:jobs", "secret:WC_URL", "run:enroll", …
 	role      string
 	where     string
@@ -370,9 +716,13 @@ var iamTargets = map[string]struct{ attr, prefix string }{
 	"google_cloud_run_v2_service_iam_member":         {"name", "run:"},
 	"google_service_account_iam_member":              {"service_account_id", "account:"},
 	"google_artifact_registry_repository_iam_member": {"repository", "repository:"},
+	"google_storage_bucket_iam_member":               {"bucket", "bucket:"},
 }
 
-// bindings lists every IAM grant of the module, expanding for_each.
+// placeholder matches an evaluated reference to a resource attribute: TYPE.NAME[KEY].ATTR.
+var placeholder = regexp.MustCompile(`^(google_[a-z0-9_]+)\.([a-z0-9_]+)(?:\[([^\]]+)\])?\.([a-z_]+)$`)
+
+// bindings lists every IAM grant of the module, one per for_each instance.
 func (m *module) bindings(t *testing.T) []binding {
 	t.Helper()
 	var out []binding
@@ -391,88 +741,56 @@ func (m *module) bindings(t *testing.T) []binding {
 			continue
 		}
 		for n, b := range rs {
-			where := fmt.Sprintf("%s.%s", typ, n)
-			role, ok := literalString(attr(b, "role"))
-			if !ok {
-				t.Fatalf("%s: role is not a literal", where)
-			}
-			principal := m.principal(t, attr(b, "member"), where)
-			for _, target := range m.iamTargetsOf(t, b, spec.attr, where) {
-				out = append(out, binding{principal: principal, target: spec.prefix + target, role: role, where: where})
+			for key, scope := range m.instances(t, typ, n) {
+				where := typ + "." + n
+				if key != "" {
+					where += "[" + key + "]"
+				}
+				role := ctyString(m.mustEval(t, attr(b, "role"), scope))
+				principal := m.principal(t, ctyString(m.mustEval(t, attr(b, "member"), scope)), where)
+				target := ctyString(m.mustEval(t, attr(b, spec.attr), scope))
+				if spec.attr == "project" {
+					if target != "var.project_id" {
+						t.Fatalf("%s: project is %q, want var.project_id", where, target)
+					}
+					out = append(out, binding{principal: principal, target: "project", role: role, where: where})
+					continue
+				}
+				p := placeholder.FindStringSubmatch(target)
+				if p == nil {
+					t.Fatalf("%s: %s = %q, want an attribute of a resource of this module", where, spec.attr, target)
+				}
+				on := p[2]
+				if p[3] != "" {
+					on = p[3]
+				}
+				out = append(out, binding{principal: principal, target: spec.prefix + on, role: role, where: where})
 			}
 		}
 	}
 	return out
 }
 
-// principal names the member of a grant.
-func (m *module) principal(t *testing.T, e hclsyntax.Expression, where string) string {
+// principal names the member of a grant: allUsers, a service account of this module as
+// "sa:NAME" (for google_service_account.service, its key), or the Pub/Sub service agent.
+func (m *module) principal(t *testing.T, member, where string) string {
 	t.Helper()
-	if e == nil {
-		t.Fatalf("%s: no member", where)
+	if member == "allUsers" || member == "allAuthenticatedUsers" {
+		return member
 	}
-	if s, ok := literalString(e); ok {
-		return s
-	}
-	txt := m.text(e)
-	switch {
-	case txt == `"serviceAccount:${local.pubsub_agent}"`:
+	if member == "serviceAccount:service-data.google_project.this.number@gcp-sa-pubsub.iam.gserviceaccount.com" {
 		return "pubsub-agent"
-	case strings.HasPrefix(txt, `"serviceAccount:${google_service_account.`) && strings.HasSuffix(txt, `.email}"`):
-		return "sa:" + strings.TrimSuffix(strings.TrimPrefix(txt, `"serviceAccount:${google_service_account.`), `.email}"`)
 	}
-	t.Fatalf("%s: member %s is not a service account of this module, allUsers, or the Pub/Sub agent", where, txt)
-	return ""
-}
-
-// iamTargetsOf names what a grant is on: "" for the project, a resource name for a
-// reference such as google_pubsub_topic.jobs.name, each for_each element for
-// secret_id = google_secret_manager_secret.config[each.key].id, and each for_each value
-// for service_account_id = each.value over an object of google_service_account.X.name.
-func (m *module) iamTargetsOf(t *testing.T, b *hclsyntax.Block, name, where string) []string {
-	t.Helper()
-	e := attr(b, name)
-	if e == nil {
-		t.Fatalf("%s: no %s", where, name)
-	}
-	if name == "project" {
-		if got := m.text(e); got != "var.project_id" {
-			t.Fatalf("%s: project is %s, want var.project_id", where, got)
-		}
-		return []string{""}
-	}
-	txt := m.text(e)
-	forEach := attr(b, "for_each")
-	switch {
-	case forEach == nil:
-		parts := strings.Split(txt, ".")
-		if len(parts) != 3 || !strings.HasPrefix(parts[0], "google_") {
-			t.Fatalf("%s: %s = %s, want a reference to a resource of this module", where, name, txt)
-		}
-		return []string{parts[1]}
-	case txt == "google_secret_manager_secret.config[each.key].id":
-		names, err := m.stringList(forEach)
-		if err != nil {
-			t.Fatalf("%s: %v", where, err)
-		}
-		return names
-	case txt == "each.value":
-		entries, err := m.objectEntries(forEach)
-		if err != nil {
-			t.Fatalf("%s: %v", where, err)
-		}
-		var out []string
-		for _, v := range entries {
-			parts := strings.Split(m.text(v), ".")
-			if len(parts) != 3 || parts[0] != "google_service_account" {
-				t.Fatalf("%s: for_each value %s is not a service account of this module", where, m.text(v))
+	if sa, ok := strings.CutPrefix(member, "serviceAccount:"); ok {
+		if p := placeholder.FindStringSubmatch(sa); p != nil && p[1] == "google_service_account" && p[4] == "email" {
+			if p[3] != "" {
+				return "sa:" + p[3]
 			}
-			out = append(out, parts[1])
+			return "sa:" + p[2]
 		}
-		return out
 	}
-	t.Fatalf("%s: cannot tell what %s = %s grants on", where, name, txt)
-	return nil
+	t.Fatalf("%s: member %q is not a service account of this module, allUsers, or the Pub/Sub agent", where, member)
+	return ""
 }
 
 // sortedKeys returns a map's keys in order.

@@ -33,6 +33,16 @@ output "secrets" {
   value       = sort(local.config_secrets)
 }
 
+output "build_service_account" {
+  description = "The build account (resource name), for manual builds: gcloud builds submit --service-account=..."
+  value       = google_service_account.build.id
+}
+
+output "build_source_bucket" {
+  description = "Bucket a manual build uploads the working copy to: gcloud builds submit --gcs-source-staging-dir=gs://BUCKET/source"
+  value       = google_storage_bucket.build_source.name
+}
+
 output "build_trigger" {
   description = "Cloud Build trigger that tests, builds and deploys on pushes."
   value       = google_cloudbuild_trigger.deploy.name

@@ -24,10 +24,12 @@ resource "google_pubsub_topic" "dead_letter" {
 }
 
 # Identity Pub/Sub uses to sign the push requests' OIDC tokens. It may invoke only the
-# enroll service (run_enroll.tf).
+# enroll service (local.services in run.tf).
 resource "google_service_account" "push_invoker" {
   account_id   = "wc-openedx-push-invoker"
   display_name = "wc-openedx: Pub/Sub push to the enroll service"
+
+  depends_on = [google_project_service.enabled]
 }
 
 resource "google_pubsub_subscription" "enroll_push" {
@@ -61,9 +63,11 @@ resource "google_pubsub_subscription" "enroll_push" {
     ttl = ""
   }
 
+  # The first push needs the agent's token creator grant (and the dead-letter grants) to
+  # have propagated, and the push account to be an invoker of the enroll service.
   depends_on = [
-    google_pubsub_topic_iam_member.dead_letter_publisher,
-    google_service_account_iam_member.pubsub_agent_token_creator,
+    time_sleep.iam_propagation,
+    google_cloud_run_v2_service_iam_member.service_invoker,
   ]
 }
 
@@ -96,7 +100,10 @@ resource "google_pubsub_subscription" "dead_letter_enroll" {
     ttl = ""
   }
 
-  depends_on = [google_service_account_iam_member.pubsub_agent_token_creator]
+  depends_on = [
+    time_sleep.iam_propagation,
+    google_cloud_run_v2_service_iam_member.service_invoker,
+  ]
 }
 
 # Dead letters are also kept here for 7 days, for operators: see the README for how to read

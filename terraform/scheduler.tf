@@ -1,9 +1,11 @@
 # Cloud Scheduler: calls the sweep service every few minutes (POST, empty body) with an
-# OIDC token of its own account, the only account allowed to invoke sweep (run_sweep.tf).
+# OIDC token of its own account, the only account allowed to invoke sweep (run.tf).
 
 resource "google_service_account" "scheduler" {
   account_id   = "wc-openedx-scheduler"
   display_name = "wc-openedx: Cloud Scheduler calling the sweep"
+
+  depends_on = [google_project_service.enabled]
 }
 
 resource "google_cloud_scheduler_job" "sweep" {
@@ -33,6 +35,6 @@ resource "google_cloud_scheduler_job" "sweep" {
 
   depends_on = [
     google_project_service.enabled,
-    google_cloud_run_v2_service_iam_member.sweep_scheduler_invoker,
+    google_cloud_run_v2_service_iam_member.service_invoker,
   ]
 }

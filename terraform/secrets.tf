@@ -5,7 +5,7 @@
 #   printf %s "$VALUE" | gcloud secrets versions add WC_WEBHOOK_SECRET --data-file=-
 #
 # Services read version "latest" at instance start; access is granted secret by secret
-# to each service's own account (run_*.tf).
+# to each service's own account, for the secrets its function reads (local.services, run.tf).
 
 locals {
   config_secrets = [

@@ -14,35 +14,19 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// Every variable of config.Config is in exactly one of these classes (or is required, which
-// means wired to every service). A new Config field fails TestConfigReachesEveryService
-// until it is provisioned here and in Terraform.
 var (
-	// Optional variables the deployment sets on every service.
-	wiredOptional = []string{
-		"FIRESTORE_DATABASE",
-		"JOBS_TOPIC",
-		"WC_COMPLETE_MIXED_ORDERS",
-		"OPENEDX_ENROLL_STRATEGY",
-		"OPENEDX_DEFAULT_MODE",
-		"SENDGRID_API_URL",
-		"CONFIRM_PAYMENT_METHODS",
-		"NOTIFY_EMAILS",
-		"LANGUAGE",
-		"CONFIRM_LINK_TTL",
-		"ENROLL_MAX_ATTEMPTS",
-		"WEBHOOK_URL",
-		"RECONCILE_LOOKBACK",
-		"WEBHOOK_REACTIVATE",
-		"UNENROLL_ON",
-		"LOG_LEVEL",
+	// Never set by the deployment: Cloud Run sets PORT and K_SERVICE itself; the emulators
+	// are for local runs and tests.
+	neverSet = []string{"PORT", "K_SERVICE", "FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST"}
+	// Set per service, not from local.service_env.
+	perService = []string{"FUNCTION_TARGET", "PUSH_AUDIENCE", "PUSH_SERVICE_ACCOUNT"}
+	// The private services and the one account that may call each (SPEC §2.6); the others
+	// are public.
+	privateCaller = map[string]string{
+		"enroll": "push_invoker",
+		"sweep":  "scheduler",
 	}
-	// The OIDC check of the private services (SPEC §2.6): set on these services only.
-	privateOnly     = []string{"PUSH_AUDIENCE", "PUSH_SERVICE_ACCOUNT"}
-	privateServices = []string{"enroll", "sweep"}
-	publicServices  = []string{"webhook", "confirm"}
-	// Never set in production: Cloud Run sets PORT; the emulators are for local runs.
-	neverSet = []string{"PORT", "FIRESTORE_EMULATOR_HOST", "PUBSUB_EMULATOR_HOST"}
+	publicServices = []string{"webhook", "confirm"}
 )
 
 func configSecrets() []string {
@@ -55,113 +39,165 @@ func configSecrets() []string {
 	return out
 }
 
-func TestConfigVariablesClassified(t *testing.T) {
+// wantEnv is what a function's service must set: the variables internal/config tags with
+// the function, except the ones Cloud Run or local runs set.
+func wantEnv(fn string) map[string]config.Variable {
+	out := map[string]config.Variable{}
 	for _, v := range config.Variables() {
-		classes := 0
-		for _, in := range []bool{
-			v.Required,
-			slices.Contains(wiredOptional, v.Name),
-			slices.Contains(privateOnly, v.Name),
-			slices.Contains(neverSet, v.Name),
-		} {
-			if in {
-				classes++
-			}
+		if slices.Contains(v.Functions, fn) && !slices.Contains(neverSet, v.Name) {
+			out[v.Name] = v
 		}
-		if classes != 1 {
-			t.Errorf("config variable %s is in %d of (required, wiredOptional, privateOnly, neverSet); want exactly 1: decide how the deployment provides it", v.Name, classes)
+	}
+	return out
+}
+
+func TestServicesAreTheFunctions(t *testing.T) {
+	m := loadModule(t)
+	inst := m.instances(t, "google_cloud_run_v2_service", "service")
+	if missing, extra := sameSet(sortedKeys(inst), sortedKeys(serviceFns)); len(missing)+len(extra) > 0 {
+		t.Errorf("Cloud Run services: missing %v, unexpected %v", missing, extra)
+	}
+	var targets []string
+	for svc := range inst {
+		targets = append(targets, ctyString(m.serviceEnv(t, svc)["FUNCTION_TARGET"].value))
+	}
+	if missing, extra := sameSet(targets, config.Functions); len(missing)+len(extra) > 0 {
+		t.Errorf("FUNCTION_TARGETs of the services: missing %v (a function of internal/config without a service), unknown %v", missing, extra)
+	}
+	if n := len(m.resources["google_cloud_run_v2_service"]); n != 1 {
+		t.Errorf("%d google_cloud_run_v2_service resources, want 1 for_each over local.services", n)
+	}
+	for typ, name := range map[string]string{
+		"google_service_account":                 "service",
+		"google_project_iam_member":              "service_datastore",
+		"google_pubsub_topic_iam_member":         "service_publisher",
+		"google_cloud_run_v2_service":            "service",
+		"google_cloud_run_v2_service_iam_member": "build_deploy",
+		"google_service_account_iam_member":      "build_acts_as",
+	} {
+		if got := m.text(attr(m.resource(t, typ, name), "for_each")); got != "local.services" {
+			t.Errorf("%s.%s: for_each = %s, want local.services (one instance per function)", typ, name, got)
 		}
 	}
 }
 
-func TestConfigReachesEveryService(t *testing.T) {
+// TestEachServiceHasExactlyItsFunctionsVariables: every service's environment is exactly the
+// variables internal/config reads for its function (SPEC §2.6), secrets from Secret Manager.
+func TestEachServiceHasExactlyItsFunctionsVariables(t *testing.T) {
 	m := loadModule(t)
-	secrets := configSecrets()
 	for svc, fn := range serviceFns {
 		t.Run(svc, func(t *testing.T) {
 			env := m.serviceEnv(t, svc)
-			for _, v := range config.Variables() {
-				e, set := env[v.Name]
-				want := v.Required || slices.Contains(wiredOptional, v.Name) ||
-					(slices.Contains(privateOnly, v.Name) && slices.Contains(privateServices, svc))
-				switch {
-				case want && !set:
-					t.Errorf("%s is not set on service %s", v.Name, svc)
-				case !want && set:
-					t.Errorf("%s must not be set on service %s (%s)", v.Name, svc, e.where)
-				case set && v.Secret && e.secret == nil:
-					t.Errorf("%s is a secret but service %s sets it as a plain value (%s)", v.Name, svc, e.where)
-				case set && !v.Secret && e.secret != nil:
-					t.Errorf("%s is not a secret but service %s reads it from Secret Manager", v.Name, svc)
-				}
+			want := wantEnv(fn)
+			if missing, extra := sameSet(sortedKeys(env), sortedKeys(want)); len(missing)+len(extra) > 0 {
+				t.Errorf("service %s: variables its function reads but not set %v; set but not read by %s %v", svc, missing, fn, extra)
 			}
-			names := map[string]bool{"FUNCTION_TARGET": true}
-			for _, v := range config.Variables() {
-				names[v.Name] = true
-			}
-			for k, e := range env {
-				if !names[k] {
-					t.Errorf("service %s sets %s (%s), which the service does not read", svc, k, e.where)
-				}
-			}
-
-			if got, _ := literalString(env["FUNCTION_TARGET"].value); got != fn {
-				t.Errorf("FUNCTION_TARGET of %s = %q, want %q", svc, got, fn)
-			}
-
-			for _, s := range secrets {
-				e, ok := env[s]
-				if !ok || e.secret == nil {
+			for name, e := range env {
+				v, ok := want[name]
+				if !ok {
 					continue
 				}
-				if got := m.text(e.secret); got != "google_secret_manager_secret.config[env.value].secret_id" {
-					t.Errorf("secret %s of %s refers to %s, want the module's secret of that name", s, svc, got)
-				}
-				if got, _ := literalString(e.ver); got != "latest" {
-					t.Errorf("secret %s of %s: version %q, want latest", s, svc, got)
+				switch {
+				case v.Secret && e.secret == "":
+					t.Errorf("%s is a secret but service %s sets it as a plain value (%s)", name, svc, e.where)
+				case !v.Secret && e.secret != "":
+					t.Errorf("%s is not a secret but service %s reads it from Secret Manager", name, svc)
+				case v.Secret:
+					if want := "google_secret_manager_secret.config[" + name + "].secret_id"; e.secret != want {
+						t.Errorf("secret %s of %s refers to %s, want %s", name, svc, e.secret, want)
+					}
+					if e.version != "latest" {
+						t.Errorf("secret %s of %s: version %q, want latest", name, svc, e.version)
+					}
+				case !e.value.IsKnown() || e.value.IsNull() || !e.value.Type().Equals(cty.String):
+					t.Errorf("%s of %s is not a string value (%s)", name, svc, e.where)
 				}
 			}
-
-			// The URLs every service gets come from the deterministic-URL local.
-			for k, want := range map[string]string{
-				"GOOGLE_CLOUD_PROJECT": "var.project_id",
-				"FIRESTORE_DATABASE":   "google_firestore_database.main.name",
-				"JOBS_TOPIC":           "google_pubsub_topic.jobs.name",
-				"CONFIRM_URL":          "local.run_url.confirm",
-				"WEBHOOK_URL":          "local.run_url.webhook",
-				"ENROLL_MAX_ATTEMPTS":  "tostring(var.max_delivery_attempts)",
-			} {
-				if e, ok := env[k]; ok && e.value != nil && m.text(e.value) != want {
-					t.Errorf("%s of %s = %s, want %s", k, svc, m.text(e.value), want)
-				}
+			if got := ctyString(env["FUNCTION_TARGET"].value); got != fn {
+				t.Errorf("FUNCTION_TARGET of %s = %q, want %q", svc, got, fn)
 			}
 		})
 	}
 }
 
+// TestPublicFunctionsHoldNoCredentials is SPEC §2.6 in the words of issue 12: the webhook
+// holds the webhook secret and nothing of the REST keys, the LMS or SendGrid; the confirm page
+// holds the signing key and nothing of the shop, the LMS or SendGrid.
+func TestPublicFunctionsHoldNoCredentials(t *testing.T) {
+	m := loadModule(t)
+	for svc, want := range map[string][]string{
+		"webhook": {"WC_WEBHOOK_SECRET"},
+		"confirm": {"CONFIRM_SIGNING_KEY"},
+	} {
+		var secrets []string
+		for name, e := range m.serviceEnv(t, svc) {
+			if e.secret != "" {
+				secrets = append(secrets, name)
+			}
+		}
+		if missing, extra := sameSet(secrets, want); len(missing)+len(extra) > 0 {
+			t.Errorf("service %s reads secrets %v, want exactly %v", svc, secrets, want)
+		}
+	}
+	for name := range m.serviceEnv(t, "confirm") {
+		if strings.HasPrefix(name, "WC_CONSUMER") || name == "WC_WEBHOOK_SECRET" || strings.HasPrefix(name, "OPENEDX_") || strings.HasPrefix(name, "SENDGRID_") {
+			t.Errorf("confirm holds %s: it needs nothing of the shop's keys, the LMS or SendGrid", name)
+		}
+	}
+	for name := range m.serviceEnv(t, "webhook") {
+		if strings.HasPrefix(name, "WC_CONSUMER") || strings.HasPrefix(name, "OPENEDX_CLIENT") || strings.HasPrefix(name, "SENDGRID_") {
+			t.Errorf("webhook holds %s: it needs no REST keys, LMS or SendGrid credentials", name)
+		}
+	}
+}
+
+// TestPlainValues: the values every service gets come from the right place.
+func TestPlainValues(t *testing.T) {
+	m := loadModule(t)
+	entries := mustEntries(t, m, m.local(t, "service_env"))
+	for k, want := range map[string]string{
+		"GOOGLE_CLOUD_PROJECT": "var.project_id",
+		"FIRESTORE_DATABASE":   "google_firestore_database.main.name",
+		"JOBS_TOPIC":           "google_pubsub_topic.jobs.name",
+		"CONFIRM_URL":          "local.run_url.confirm",
+		"WEBHOOK_URL":          "local.run_url.webhook",
+		"ENROLL_MAX_ATTEMPTS":  "tostring(var.max_delivery_attempts)",
+	} {
+		if e, ok := entries[k]; !ok || m.text(e) != want {
+			t.Errorf("local.service_env %s = %s, want %s", k, m.text(e), want)
+		}
+	}
+	// Every name a service lists has a value, and the catalog holds no more than the
+	// plain variables the services read.
+	plain := map[string]bool{}
+	for _, v := range config.Variables() {
+		if !v.Secret && !slices.Contains(neverSet, v.Name) && !slices.Contains(perService, v.Name) {
+			plain[v.Name] = true
+		}
+	}
+	if missing, extra := sameSet(sortedKeys(entries), sortedKeys(plain)); len(missing)+len(extra) > 0 {
+		t.Errorf("local.service_env: plain variables without a value %v, names the service does not read %v", missing, extra)
+	}
+}
+
 func TestPrivateServicesCheckTheirCaller(t *testing.T) {
 	m := loadModule(t)
-	want := map[string][2]string{
-		"enroll": {"local.run_url.enroll", "google_service_account.push_invoker.email"},
-		"sweep":  {"local.run_url.sweep", "google_service_account.scheduler.email"},
-	}
-	for svc, w := range want {
+	runURL := m.mustEval(t, m.local(t, "run_url"), nil)
+	for svc, caller := range privateCaller {
 		env := m.serviceEnv(t, svc)
-		if got := m.text(env["PUSH_AUDIENCE"].value); got != w[0] {
-			t.Errorf("PUSH_AUDIENCE of %s = %s, want its own URL %s", svc, got, w[0])
+		if got, want := ctyString(env["PUSH_AUDIENCE"].value), ctyString(runURL.GetAttr(svc)); got != want || want == "" {
+			t.Errorf("PUSH_AUDIENCE of %s = %q, want its own URL %q", svc, got, want)
 		}
-		if got := m.text(env["PUSH_SERVICE_ACCOUNT"].value); got != w[1] {
-			t.Errorf("PUSH_SERVICE_ACCOUNT of %s = %s, want %s", svc, got, w[1])
+		if got, want := ctyString(env["PUSH_SERVICE_ACCOUNT"].value), "google_service_account."+caller+".email"; got != want {
+			t.Errorf("PUSH_SERVICE_ACCOUNT of %s = %q, want %q", svc, got, want)
 		}
 	}
-	runURL := m.text(m.local(t, "run_url"))
-	if !strings.Contains(runURL, `"https://${s}-${data.google_project.this.number}.${var.region}.run.app"`) {
-		t.Errorf("local.run_url must build Cloud Run's deterministic URLs https://SERVICE-PROJECT_NUMBER.REGION.run.app; got %s", runURL)
+	if got := m.text(m.local(t, "run_url")); !strings.Contains(got, `"https://${s}-${data.google_project.this.number}.${var.region}.run.app"`) ||
+		!strings.Contains(got, "keys(local.services)") {
+		t.Errorf("local.run_url must build Cloud Run's deterministic URLs https://SERVICE-PROJECT_NUMBER.REGION.run.app for every service of local.services; got %s", got)
 	}
-	for svc := range serviceFns {
-		if !strings.Contains(runURL, `"`+svc+`"`) {
-			t.Errorf("local.run_url has no URL for %s", svc)
-		}
+	if got := len(runURL.Type().AttributeTypes()); got != len(serviceFns) {
+		t.Errorf("local.run_url has %d URLs, want one per service", got)
 	}
 }
 
@@ -206,31 +242,22 @@ func mustEntries(t *testing.T, m *module, e hclsyntax.Expression) map[string]hcl
 // TestServiceAccountRoles is the role table: each principal holds exactly these grants.
 func TestServiceAccountRoles(t *testing.T) {
 	m := loadModule(t)
-	var secretGrants []string
-	for _, s := range configSecrets() {
-		secretGrants = append(secretGrants, "secret:"+s+" roles/secretmanager.secretAccessor")
+	runtime := func(fn string) []string {
+		grants := []string{"project roles/datastore.user", "topic:jobs roles/pubsub.publisher"}
+		for name, v := range wantEnv(fn) {
+			if v.Secret {
+				grants = append(grants, "secret:"+name+" roles/secretmanager.secretAccessor")
+			}
+		}
+		return grants
 	}
-	// Every runtime account reads every secret: config.Load requires them all in every
-	// process (see the *_secrets locals in run_*.tf). Narrow a service's list there and here.
-	runtime := append([]string{
-		"project roles/datastore.user",
-		"topic:jobs roles/pubsub.publisher",
-	}, secretGrants...)
 	want := map[string][]string{
-		"sa:webhook":      runtime,
-		"sa:enroll":       runtime,
-		"sa:confirm":      runtime,
-		"sa:sweep":        runtime,
 		"sa:push_invoker": {"run:enroll roles/run.invoker"},
 		"sa:scheduler":    {"run:sweep roles/run.invoker"},
 		"sa:build": {
-			"project roles/run.developer",
 			"project roles/logging.logWriter",
 			"repository:images roles/artifactregistry.writer",
-			"account:webhook roles/iam.serviceAccountUser",
-			"account:enroll roles/iam.serviceAccountUser",
-			"account:confirm roles/iam.serviceAccountUser",
-			"account:sweep roles/iam.serviceAccountUser",
+			"bucket:build_source roles/storage.objectViewer",
 		},
 		"pubsub-agent": {
 			"topic:dead_letter roles/pubsub.publisher",
@@ -241,6 +268,12 @@ func TestServiceAccountRoles(t *testing.T) {
 			"run:webhook roles/run.invoker",
 			"run:confirm roles/run.invoker",
 		},
+	}
+	for svc, fn := range serviceFns {
+		want["sa:"+svc] = runtime(fn)
+		want["sa:build"] = append(want["sa:build"],
+			"run:"+svc+" roles/run.developer",
+			"account:"+svc+" roles/iam.serviceAccountUser")
 	}
 
 	got := map[string][]string{}
@@ -262,9 +295,36 @@ func TestServiceAccountRoles(t *testing.T) {
 		}
 	}
 	for n := range m.resources["google_service_account"] {
-		if _, ok := want["sa:"+n]; !ok {
-			t.Errorf("service account %s is not in the role table", n)
+		for key := range m.instances(t, "google_service_account", n) {
+			p := "sa:" + n
+			if key != "" {
+				p = "sa:" + key
+			}
+			if _, ok := want[p]; !ok {
+				t.Errorf("service account %s is not in the role table", p)
+			}
 		}
+	}
+}
+
+// TestBuildDeploysOnlyTheServices: the build account may deploy the module's services and
+// nothing else; nobody holds a Cloud Run role on the whole project.
+func TestBuildDeploysOnlyTheServices(t *testing.T) {
+	m := loadModule(t)
+	var deploys []string
+	for _, b := range m.bindings(t) {
+		if b.target == "project" && (strings.HasPrefix(b.role, "roles/run.") || b.role == "roles/editor" || b.role == "roles/owner") {
+			t.Errorf("%s grants %s %s on the whole project: grant it on each service", b.where, b.principal, b.role)
+		}
+		if b.principal == "sa:build" && strings.HasPrefix(b.role, "roles/run.") {
+			if b.role != "roles/run.developer" {
+				t.Errorf("%s: the build account holds %s; it needs roles/run.developer only", b.where, b.role)
+			}
+			deploys = append(deploys, strings.TrimPrefix(b.target, "run:"))
+		}
+	}
+	if missing, extra := sameSet(deploys, sortedKeys(serviceFns)); len(missing)+len(extra) > 0 {
+		t.Errorf("the build account may deploy %v; missing %v, must not %v", deploys, missing, extra)
 	}
 }
 
@@ -279,22 +339,21 @@ func TestSecretAccessIsPerSecretAndMatchesEnv(t *testing.T) {
 			granted[b.principal] = append(granted[b.principal], strings.TrimPrefix(b.target, "secret:"))
 		}
 	}
+	svcBlock := m.resource(t, "google_cloud_run_v2_service", "service")
+	instances := m.instances(t, "google_cloud_run_v2_service", "service")
 	for svc := range serviceFns {
 		var reads []string
 		for k, e := range m.serviceEnv(t, svc) {
-			if e.secret != nil {
+			if e.secret != "" {
 				reads = append(reads, k)
 			}
 		}
 		if missing, extra := sameSet(granted["sa:"+svc], reads); len(missing)+len(extra) > 0 {
 			t.Errorf("service %s reads secrets it may not access %v, may access secrets it does not read %v", svc, missing, extra)
 		}
-		svcBlock := m.resource(t, "google_cloud_run_v2_service", svc)
-		if got := m.text(attr(block(t, svcBlock, "template"), "service_account")); got != "google_service_account."+svc+".email" {
-			t.Errorf("service %s runs as %s, want its own account google_service_account.%s.email", svc, got, svc)
-		}
-		if deps := m.text(attr(svcBlock, "depends_on")); !strings.Contains(deps, "google_secret_manager_secret_iam_member."+svc) {
-			t.Errorf("service %s must depend on its secret grants (a revision cannot start before it may read them)", svc)
+		sa := ctyString(m.mustEval(t, attr(block(t, svcBlock, "template"), "service_account"), instances[svc]))
+		if want := "google_service_account.service[" + svc + "].email"; sa != want {
+			t.Errorf("service %s runs as %s, want its own account %s", svc, sa, want)
 		}
 	}
 }
@@ -310,57 +369,308 @@ func TestInvokers(t *testing.T) {
 			invokers[strings.TrimPrefix(b.target, "run:")] = append(invokers[strings.TrimPrefix(b.target, "run:")], b.principal)
 		}
 	}
-	for _, svc := range privateServices {
-		for _, p := range invokers[svc] {
-			if p == "allUsers" || p == "allAuthenticatedUsers" {
-				t.Errorf("private service %s is invokable by %s", svc, p)
-			}
-		}
-		if len(invokers[svc]) != 1 {
-			t.Errorf("service %s: invokers %v, want exactly its caller's account", svc, invokers[svc])
+	for svc, caller := range privateCaller {
+		if got := invokers[svc]; !slices.Equal(got, []string{"sa:" + caller}) {
+			t.Errorf("private service %s: invokers %v, want exactly its caller sa:%s", svc, got, caller)
 		}
 	}
 	for _, svc := range publicServices {
-		if !slices.Contains(invokers[svc], "allUsers") {
-			t.Errorf("public service %s is not invokable by allUsers (invokers %v)", svc, invokers[svc])
+		if got := invokers[svc]; !slices.Equal(got, []string{"allUsers"}) {
+			t.Errorf("public service %s: invokers %v, want allUsers (it authenticates requests itself)", svc, got)
+		}
+	}
+	for svc := range serviceFns {
+		if _, ok := privateCaller[svc]; !ok && !slices.Contains(publicServices, svc) {
+			t.Errorf("service %s is neither public nor private in these tests: decide who may invoke it", svc)
+		}
+	}
+}
+
+// deps lists each resource's and data source's direct dependencies ("TYPE.NAME",
+// "data.TYPE.NAME"): its references, through locals, and its depends_on.
+func (m *module) deps(t *testing.T) map[string][]string {
+	t.Helper()
+	localRefs := map[string][]string{}
+	var refsOf func(trs []hcl.Traversal, seen map[string]bool) []string
+	refsOf = func(trs []hcl.Traversal, seen map[string]bool) []string {
+		var out []string
+		for _, tr := range trs {
+			name := func(i int) string {
+				if len(tr) > i {
+					if a, ok := tr[i].(hcl.TraverseAttr); ok {
+						return a.Name
+					}
+				}
+				return ""
+			}
+			switch root := tr.RootName(); {
+			case root == "local":
+				n := name(1)
+				if seen[n] {
+					continue
+				}
+				seen[n] = true
+				if _, ok := localRefs[n]; !ok && m.locals[n] != nil {
+					localRefs[n] = refsOf(m.locals[n].Expr.Variables(), seen)
+				}
+				out = append(out, localRefs[n]...)
+			case root == "data":
+				out = append(out, "data."+name(1)+"."+name(2))
+			case m.resources[root] != nil:
+				out = append(out, root+"."+name(1))
+			}
+		}
+		return out
+	}
+	var walk func(b *hclsyntax.Body) []hcl.Traversal
+	walk = func(b *hclsyntax.Body) []hcl.Traversal {
+		var trs []hcl.Traversal
+		for _, a := range b.Attributes {
+			trs = append(trs, a.Expr.Variables()...)
+		}
+		for _, c := range b.Blocks {
+			if c.Type != "lifecycle" {
+				trs = append(trs, walk(c.Body)...)
+			}
+		}
+		return trs
+	}
+	out := map[string][]string{}
+	for prefix, index := range map[string]map[string]map[string]*hclsyntax.Block{"": m.resources, "data.": m.data} {
+		for typ, byName := range index {
+			for n, b := range byName {
+				out[prefix+typ+"."+n] = refsOf(walk(b.Body), map[string]bool{})
+			}
+		}
+	}
+	return out
+}
+
+// reaches reports whether from depends on to, directly or not.
+func reaches(deps map[string][]string, from, to string) bool {
+	seen := map[string]bool{from: true}
+	queue := []string{from}
+	for len(queue) > 0 {
+		cur := queue[0]
+		queue = queue[1:]
+		for _, d := range deps[cur] {
+			if d == to {
+				return true
+			}
+			if !seen[d] {
+				seen[d] = true
+				queue = append(queue, d)
+			}
+		}
+	}
+	return false
+}
+
+// TestFirstApplyOrder: on an empty project, every resource that needs an API waits for its
+// enablement, and what a new revision or a push needs from IAM has had time to propagate.
+func TestFirstApplyOrder(t *testing.T) {
+	m := loadModule(t)
+	deps := m.deps(t)
+	const apis = "google_project_service.enabled"
+	for id := range deps {
+		if id == apis || strings.HasPrefix(id, "time_") {
+			continue
+		}
+		if !reaches(deps, id, apis) {
+			t.Errorf("%s does not depend on google_project_service.enabled: on a new project its API may not be enabled yet", id)
+		}
+	}
+
+	sleep := m.resource(t, "time_sleep", "iam_propagation")
+	if d, _ := literalString(attr(sleep, "create_duration")); d != "60s" && d != "90s" && d != "120s" {
+		t.Errorf("time_sleep.iam_propagation create_duration = %q, want about a minute (60s-120s)", d)
+	}
+	for _, grant := range []string{
+		"google_secret_manager_secret_iam_member.service_secret",       // a revision reads its secrets at start
+		"google_service_account_iam_member.pubsub_agent_token_creator", // Pub/Sub mints push tokens
+		"google_project_iam_member.service_datastore",
+		"google_pubsub_topic_iam_member.service_publisher",
+	} {
+		if !slices.Contains(deps["time_sleep.iam_propagation"], grant) {
+			t.Errorf("time_sleep.iam_propagation does not wait for %s", grant)
+		}
+	}
+	for _, after := range []string{
+		"google_cloud_run_v2_service.service",
+		"google_pubsub_subscription.enroll_push",
+		"google_pubsub_subscription.dead_letter_enroll",
+	} {
+		if !slices.Contains(deps[after], "time_sleep.iam_propagation") {
+			t.Errorf("%s does not wait for time_sleep.iam_propagation: its first revision or push may run before IAM has propagated", after)
+		}
+	}
+	for _, after := range []string{
+		"google_pubsub_subscription.enroll_push",
+		"google_pubsub_subscription.dead_letter_enroll",
+		"google_cloud_scheduler_job.sweep",
+	} {
+		if !slices.Contains(deps[after], "google_cloud_run_v2_service_iam_member.service_invoker") {
+			t.Errorf("%s does not wait for the invokers: its first call would be refused", after)
+		}
+	}
+	if !slices.Contains(deps["google_cloudbuild_trigger.deploy"], "google_cloud_run_v2_service_iam_member.build_deploy") {
+		t.Error("the build trigger must wait for the build account's deploy grants")
+	}
+	// The time provider is declared next to google.
+	req := m.terraformBlock(t)
+	found := false
+	for _, b := range req.Body.Blocks {
+		if b.Type == "required_providers" {
+			if p := b.Body.Attributes["time"]; p != nil && strings.Contains(m.text(p.Expr), `"hashicorp/time"`) {
+				found = true
+			}
+		}
+	}
+	if !found {
+		t.Error(`required_providers lacks time = { source = "hashicorp/time" } (time_sleep)`)
+	}
+}
+
+func TestRegionValidation(t *testing.T) {
+	m := loadModule(t)
+	v := m.variables["region"]
+	if v == nil {
+		t.Fatal("no variable region")
+	}
+	valid := func(region string) bool {
+		for _, val := range blocks(v, "validation") {
+			ok, diags := attr(val, "condition").Value(&hcl.EvalContext{
+				Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{"region": cty.StringVal(region)})},
+				Functions: functions,
+			})
+			if diags.HasErrors() {
+				t.Fatalf("region validation does not evaluate: %s", diags.Error())
+			}
+			if !ok.True() {
+				return false
+			}
+		}
+		return true
+	}
+	for _, r := range []string{
+		"us-central1", "us-east1", "us-east4", "us-east5", "us-south1", "us-west1", "us-west4",
+		"europe-west1", "europe-west10", "europe-west12", "europe-north1", "europe-north2",
+		"europe-southwest1", "europe-central2", "me-central1", "me-central2", "me-west1",
+		"northamerica-northeast1", "northamerica-northeast2", "northamerica-south1",
+		"southamerica-east1", "southamerica-west1", "asia-east1", "asia-northeast3",
+		"asia-south2", "asia-southeast1", "asia-southeast2", "australia-southeast2",
+		"africa-south1",
+	} {
+		if !valid(r) {
+			t.Errorf("region %q is a Cloud Run region but the validation refuses it", r)
+		}
+	}
+	for _, r := range []string{
+		"", "us-central", "US-CENTRAL1", "us_central1", "uscentral1", "us-central1-a", "nam5", "eur3",
+		"us", "global", "us-central1 ", "-central1", "us-central100", "us-central0",
+	} {
+		if valid(r) {
+			t.Errorf("region %q is not a region but the validation accepts it", r)
 		}
 	}
 }
 
 func TestCloudRunServices(t *testing.T) {
 	m := loadModule(t)
-	if got := len(m.resources["google_cloud_run_v2_service"]); got != len(serviceFns) {
-		t.Errorf("%d Cloud Run services, want %d", got, len(serviceFns))
-	}
-	for svc := range serviceFns {
-		b := m.resource(t, "google_cloud_run_v2_service", svc)
-		if got, _ := literalString(attr(b, "name")); got != svc {
+	b := m.resource(t, "google_cloud_run_v2_service", "service")
+	tmpl := block(t, b, "template")
+	for svc, scope := range m.instances(t, "google_cloud_run_v2_service", "service") {
+		if got := ctyString(m.mustEval(t, attr(b, "name"), scope)); got != svc {
 			t.Errorf("service %s is named %q; cloudbuild.yaml and local.run_url use %q", svc, got, svc)
 		}
-		if got := m.text(attr(b, "location")); got != "var.region" {
-			t.Errorf("service %s: location %s, want var.region", svc, got)
+		if got := ctyString(m.mustEval(t, attr(tmpl, "timeout"), scope)); !strings.HasSuffix(got, "s") {
+			t.Errorf("service %s: timeout %q, want seconds such as 60s", svc, got)
 		}
-		if got := m.text(attr(block(t, b, "template", "containers"), "image")); got != "var.image" {
-			t.Errorf("service %s: image %s, want var.image (the placeholder; Cloud Build owns the image)", svc, got)
+	}
+	if got := m.text(attr(b, "location")); got != "var.region" {
+		t.Errorf("location %s, want var.region", got)
+	}
+	if got := m.text(attr(block(t, b, "template", "containers"), "image")); got != "var.image" {
+		t.Errorf("image %s, want var.image (the placeholder; Cloud Build owns the image)", got)
+	}
+	ignore := attr(block(t, b, "lifecycle"), "ignore_changes")
+	if ignore == nil {
+		t.Fatal("no lifecycle.ignore_changes")
+	}
+	var ignored []string
+	if tup, ok := ignore.(*hclsyntax.TupleConsExpr); ok {
+		for _, e := range tup.Exprs {
+			ignored = append(ignored, m.text(e))
 		}
-		ignore := attr(block(t, b, "lifecycle"), "ignore_changes")
-		if ignore == nil {
-			t.Fatalf("service %s: no lifecycle.ignore_changes", svc)
+	}
+	// What `gcloud run services update` changes: the image, the client fields, and the
+	// revision template's labels and annotations (authoritative maps in the provider).
+	for _, w := range []string{
+		"template[0].containers[0].image", "template[0].labels", "template[0].annotations",
+		"client", "client_version",
+	} {
+		if !slices.Contains(ignored, w) {
+			t.Errorf("lifecycle.ignore_changes lacks %s (got %v)", w, ignored)
 		}
-		var ignored []string
-		if tup, ok := ignore.(*hclsyntax.TupleConsExpr); ok {
-			for _, e := range tup.Exprs {
-				ignored = append(ignored, m.text(e))
-			}
-		}
-		for _, w := range []string{"template[0].containers[0].image", "client", "client_version"} {
-			if !slices.Contains(ignored, w) {
-				t.Errorf("service %s: lifecycle.ignore_changes lacks %s (got %v)", svc, w, ignored)
+	}
+	timeout := func(svc string) string {
+		return ctyString(m.mustEval(t, attr(tmpl, "timeout"), m.instances(t, "google_cloud_run_v2_service", "service")[svc]))
+	}
+	deadline, _ := literal(m.local(t, "enroll_timeout_seconds"))
+	if got, want := timeout("enroll"), deadline.AsBigFloat().String()+"s"; got != want {
+		t.Errorf("enroll timeout = %q, want the push ack deadline %q", got, want)
+	}
+	if got, want := timeout("sweep"), m.text(attr(m.resource(t, "google_cloud_scheduler_job", "sweep"), "attempt_deadline")); `"`+got+`"` != want {
+		t.Errorf("sweep timeout = %q, want the scheduler's attempt deadline %s", got, want)
+	}
+}
+
+// TestMovedFromPerServiceFiles: an existing deployment (one file per service) keeps its
+// services, accounts and grants: each old address moves to its for_each instance.
+func TestMovedFromPerServiceFiles(t *testing.T) {
+	m := loadModule(t)
+	for svc := range serviceFns {
+		for from, to := range map[string]string{
+			"google_service_account." + svc:                        `google_service_account.service["` + svc + `"]`,
+			"google_cloud_run_v2_service." + svc:                   `google_cloud_run_v2_service.service["` + svc + `"]`,
+			"google_project_iam_member." + svc + "_datastore":      `google_project_iam_member.service_datastore["` + svc + `"]`,
+			"google_pubsub_topic_iam_member." + svc + "_publisher": `google_pubsub_topic_iam_member.service_publisher["` + svc + `"]`,
+		} {
+			if got := m.moved[from]; got != to {
+				t.Errorf("moved from %s: to %q, want %s", from, got, to)
 			}
 		}
 	}
-	if got := m.text(attr(block(t, m.resource(t, "google_cloud_run_v2_service", "enroll"), "template"), "timeout")); got != `"${local.enroll_timeout_seconds}s"` {
-		t.Errorf("enroll timeout = %s, want the push ack deadline local.enroll_timeout_seconds", got)
+	for from, to := range map[string]string{
+		"google_cloud_run_v2_service_iam_member.webhook_public":          `google_cloud_run_v2_service_iam_member.service_invoker["webhook/allUsers"]`,
+		"google_cloud_run_v2_service_iam_member.confirm_public":          `google_cloud_run_v2_service_iam_member.service_invoker["confirm/allUsers"]`,
+		"google_cloud_run_v2_service_iam_member.enroll_push_invoker":     `google_cloud_run_v2_service_iam_member.service_invoker["enroll/push"]`,
+		"google_cloud_run_v2_service_iam_member.sweep_scheduler_invoker": `google_cloud_run_v2_service_iam_member.service_invoker["sweep/scheduler"]`,
+	} {
+		if got := m.moved[from]; got != to {
+			t.Errorf("moved from %s: to %q, want %s", from, got, to)
+		}
+	}
+	// Every target is an instance the module declares, and the secret grants a function
+	// keeps are moved, not destroyed and recreated.
+	for from, to := range m.moved {
+		typ, rest, _ := strings.Cut(to, ".")
+		name, key, keyed := strings.Cut(strings.TrimSuffix(rest, `"]`), `["`)
+		inst := m.instances(t, typ, name)
+		if _, ok := inst[key]; !ok || !keyed {
+			t.Errorf("moved from %s to %s: no such instance", from, to)
+		}
+	}
+	for svc, fn := range serviceFns {
+		for name, v := range wantEnv(fn) {
+			if !v.Secret {
+				continue
+			}
+			from := `google_secret_manager_secret_iam_member.` + svc + `["` + name + `"]`
+			if want := `google_secret_manager_secret_iam_member.service_secret["` + svc + "/" + name + `"]`; m.moved[from] != want {
+				t.Errorf("moved from %s: to %q, want %s", from, m.moved[from], want)
+			}
+		}
 	}
 }
 
@@ -545,6 +855,8 @@ func TestOutputsAndBuildTrigger(t *testing.T) {
 		"confirm_url":              "local.run_url.confirm",
 		"jobs_topic":               "google_pubsub_topic.jobs.name",
 		"dead_letter_subscription": "google_pubsub_subscription.dead_letter.name",
+		"build_service_account":    "google_service_account.build.id",
+		"build_source_bucket":      "google_storage_bucket.build_source.name",
 	} {
 		o := m.outputs[name]
 		if o == nil {
@@ -579,7 +891,8 @@ func TestOutputsAndBuildTrigger(t *testing.T) {
 	}
 	for _, a := range []string{"run.googleapis.com", "pubsub.googleapis.com", "firestore.googleapis.com",
 		"secretmanager.googleapis.com", "cloudscheduler.googleapis.com", "cloudbuild.googleapis.com",
-		"artifactregistry.googleapis.com", "iam.googleapis.com"} {
+		"artifactregistry.googleapis.com", "iam.googleapis.com", "cloudresourcemanager.googleapis.com",
+		"storage.googleapis.com"} {
 		if !slices.Contains(apis, a) {
 			t.Errorf("API %s is not enabled in local.apis", a)
 		}
@@ -593,12 +906,12 @@ func TestOutputsAndBuildTrigger(t *testing.T) {
 	}
 }
 
-// TestReferencesResolve stands in for `terraform validate`: every var., local., data. and
-// resource reference names something declared in the module.
+// TestReferencesResolve: every var., local., data. and resource reference names something
+// declared in the module (terraform validate does this and more where a provider is at hand).
 func TestReferencesResolve(t *testing.T) {
 	m := loadModule(t)
-	skip := map[string]bool{"each": true, "count": true, "self": true, "path": true, "terraform": true, "env": true}
-	check := func(where string, tr hcl.Traversal) {
+	skip := map[string]bool{"each": true, "count": true, "self": true, "path": true, "terraform": true}
+	check := func(where string, tr hcl.Traversal, iterators map[string]bool) {
 		root := tr.RootName()
 		attrAt := func(i int) string {
 			if len(tr) > i {
@@ -609,7 +922,7 @@ func TestReferencesResolve(t *testing.T) {
 			return ""
 		}
 		switch {
-		case skip[root]:
+		case skip[root] || iterators[root]:
 		case root == "var":
 			if m.variables[attrAt(1)] == nil {
 				t.Errorf("%s: undeclared var.%s", where, attrAt(1))
@@ -622,7 +935,7 @@ func TestReferencesResolve(t *testing.T) {
 			if m.data[attrAt(1)][attrAt(2)] == nil {
 				t.Errorf("%s: undeclared data.%s.%s", where, attrAt(1), attrAt(2))
 			}
-		case strings.HasPrefix(root, "google_"):
+		case strings.HasPrefix(root, "google_") || strings.HasPrefix(root, "time_"):
 			if m.resources[root][attrAt(1)] == nil {
 				t.Errorf("%s: undeclared resource %s.%s", where, root, attrAt(1))
 			}
@@ -631,21 +944,29 @@ func TestReferencesResolve(t *testing.T) {
 		}
 	}
 	isVariable := map[*hclsyntax.Body]bool{}
-	var walk func(b *hclsyntax.Body)
-	walk = func(b *hclsyntax.Body) {
+	var walk func(b *hclsyntax.Body, iterators map[string]bool)
+	walk = func(b *hclsyntax.Body, iterators map[string]bool) {
 		for name, a := range b.Attributes {
 			if name == "type" && isVariable[b] {
 				continue // a type constraint, not a reference
 			}
 			for _, tr := range a.Expr.Variables() {
-				check(fmt.Sprintf("%s:%d", a.SrcRange.Filename, a.SrcRange.Start.Line), tr)
+				check(fmt.Sprintf("%s:%d", a.SrcRange.Filename, a.SrcRange.Start.Line), tr, iterators)
 			}
 		}
 		for _, c := range b.Blocks {
-			if c.Type == "lifecycle" {
+			switch {
+			case c.Type == "lifecycle":
 				continue // ignore_changes names attributes, not references
+			case c.Type == "dynamic":
+				inner := map[string]bool{c.Labels[0]: true}
+				for k := range iterators {
+					inner[k] = true
+				}
+				walk(c.Body, inner)
+			default:
+				walk(c.Body, iterators)
 			}
-			walk(c.Body)
 		}
 	}
 	all := []*hclsyntax.Block{}
@@ -664,11 +985,20 @@ func TestReferencesResolve(t *testing.T) {
 		all = append(all, b)
 	}
 	for _, b := range all {
-		walk(b.Body)
+		walk(b.Body, nil)
 	}
 	for _, a := range m.locals {
 		for _, tr := range a.Expr.Variables() {
-			check(fmt.Sprintf("%s:%d", a.SrcRange.Filename, a.SrcRange.Start.Line), tr)
+			check(fmt.Sprintf("%s:%d", a.SrcRange.Filename, a.SrcRange.Start.Line), tr, nil)
+		}
+	}
+	// And the module's locals and for_each expansions evaluate.
+	for n := range m.locals {
+		m.mustEval(t, m.locals[n].Expr, nil)
+	}
+	for typ, byName := range m.resources {
+		for n := range byName {
+			m.instances(t, typ, n)
 		}
 	}
 }

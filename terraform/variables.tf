@@ -19,9 +19,12 @@ variable "region" {
   type        = string
   default     = "us-central1"
 
+  # A Cloud Run region is an area of two or more letters, a hyphen, a direction and a one- or
+  # two-digit number: us-central1, europe-west10, me-central2, northamerica-south1,
+  # asia-southeast2. Zones (us-central1-a) and multi-regions (nam5, us) are not regions.
   validation {
-    condition     = can(regex("^[a-z]+-[a-z]+[0-9]$", var.region))
-    error_message = "region must be a Google Cloud region such as us-central1 or europe-west1."
+    condition     = can(regex("^[a-z]{2,}-[a-z]+[1-9][0-9]?$", var.region))
+    error_message = "region must be a Google Cloud region such as us-central1, europe-west10 or northamerica-south1."
   }
 }
 

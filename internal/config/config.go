@@ -9,65 +9,97 @@ import (
 	"net/mail"
 	"net/url"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
+// Function targets (FUNCTION_TARGET), as the function package registers them.
+const (
+	Webhook = "Webhook"
+	Enroll  = "Enroll"
+	Confirm = "Confirm"
+	Sweep   = "Sweep"
+)
+
+// Functions lists every function target.
+var Functions = []string{Webhook, Enroll, Confirm, Sweep}
+
 // Config is every setting of the service. Each field names its environment variable in the
 // `env` tag; `default` is used when the variable is unset or empty; `required` fields must be
-// set; `secret` fields are never printed (see LogValue).
+// set; `secret` fields are never printed (see LogValue); `fn` lists the functions that read
+// it ("all": every one). A process serving one function (FUNCTION_TARGET) reads only that
+// function's variables and leaves the others zero (SPEC §2.6): the Webhook never holds the
+// REST keys, the LMS client or the SendGrid key; Confirm holds the signing key and nothing
+// of the shop's, the LMS's or SendGrid's credentials.
 type Config struct {
-	Port             int    `env:"PORT" default:"8080"`
-	Project          string `env:"GOOGLE_CLOUD_PROJECT" required:"true"`
-	FirestoreDB      string `env:"FIRESTORE_DATABASE" default:"(default)"`
-	FirestoreEmuHost string `env:"FIRESTORE_EMULATOR_HOST"`
-	PubsubEmuHost    string `env:"PUBSUB_EMULATOR_HOST"`
-	JobsTopic        string `env:"JOBS_TOPIC" default:"enrollment-jobs"`
+	// Target is the one function this process serves; "" serves all of them (local runs,
+	// tests), which reads every variable.
+	Target string `env:"FUNCTION_TARGET" fn:"all"`
+	// CloudRunService is set by Cloud Run (K_SERVICE): the process runs in production.
+	CloudRunService string `env:"K_SERVICE" fn:"all"`
 
-	WCURL                 string `env:"WC_URL" required:"true"`
-	WCConsumerKey         string `env:"WC_CONSUMER_KEY" required:"true" secret:"true"`
-	WCConsumerSecret      string `env:"WC_CONSUMER_SECRET" required:"true" secret:"true"`
-	WCWebhookSecret       string `env:"WC_WEBHOOK_SECRET" required:"true" secret:"true"`
-	WCCompleteMixedOrders bool   `env:"WC_COMPLETE_MIXED_ORDERS" default:"false"`
+	Port             int    `env:"PORT" default:"8080" fn:"all"`
+	Project          string `env:"GOOGLE_CLOUD_PROJECT" required:"true" fn:"all"`
+	FirestoreDB      string `env:"FIRESTORE_DATABASE" default:"(default)" fn:"all"`
+	FirestoreEmuHost string `env:"FIRESTORE_EMULATOR_HOST" fn:"all"`
+	PubsubEmuHost    string `env:"PUBSUB_EMULATOR_HOST" fn:"all"`
+	JobsTopic        string `env:"JOBS_TOPIC" default:"enrollment-jobs" fn:"all"`
 
-	OpenEdXURL            string `env:"OPENEDX_URL" required:"true"`
-	OpenEdXClientID       string `env:"OPENEDX_CLIENT_ID" required:"true" secret:"true"`
-	OpenEdXClientSecret   string `env:"OPENEDX_CLIENT_SECRET" required:"true" secret:"true"`
-	OpenEdXEnrollStrategy string `env:"OPENEDX_ENROLL_STRATEGY" default:"enrollment"`
-	OpenEdXDefaultMode    string `env:"OPENEDX_DEFAULT_MODE" default:"audit"`
+	WCURL                 string `env:"WC_URL" required:"true" fn:"all"`
+	WCConsumerKey         string `env:"WC_CONSUMER_KEY" required:"true" secret:"true" fn:"Enroll,Sweep"`
+	WCConsumerSecret      string `env:"WC_CONSUMER_SECRET" required:"true" secret:"true" fn:"Enroll,Sweep"`
+	WCWebhookSecret       string `env:"WC_WEBHOOK_SECRET" required:"true" secret:"true" fn:"Webhook"`
+	WCCompleteMixedOrders bool   `env:"WC_COMPLETE_MIXED_ORDERS" default:"false" fn:"Enroll"`
 
-	SendGridAPIKey string `env:"SENDGRID_API_KEY" required:"true" secret:"true"`
-	SendGridAPIURL string `env:"SENDGRID_API_URL" default:"https://api.sendgrid.com"`
-	MailFrom       string `env:"MAIL_FROM" required:"true"`
+	OpenEdXURL            string `env:"OPENEDX_URL" required:"true" fn:"Enroll"`
+	OpenEdXClientID       string `env:"OPENEDX_CLIENT_ID" required:"true" secret:"true" fn:"Enroll"`
+	OpenEdXClientSecret   string `env:"OPENEDX_CLIENT_SECRET" required:"true" secret:"true" fn:"Enroll"`
+	OpenEdXEnrollStrategy string `env:"OPENEDX_ENROLL_STRATEGY" default:"enrollment" fn:"Enroll"`
+	OpenEdXDefaultMode    string `env:"OPENEDX_DEFAULT_MODE" default:"audit" fn:"Webhook,Enroll,Sweep"`
 
-	ConfirmPaymentMethods []string      `env:"CONFIRM_PAYMENT_METHODS" default:"bacs,cheque,cod"`
-	NotifyEmails          []string      `env:"NOTIFY_EMAILS"`
-	Language              string        `env:"LANGUAGE" default:"en"`
-	ConfirmURL            string        `env:"CONFIRM_URL" required:"true"`
-	ConfirmSigningKey     string        `env:"CONFIRM_SIGNING_KEY" required:"true" secret:"true"`
-	ConfirmLinkTTL        time.Duration `env:"CONFIRM_LINK_TTL" default:"720h"`
+	SendGridAPIKey string `env:"SENDGRID_API_KEY" required:"true" secret:"true" fn:"Enroll,Sweep"`
+	SendGridAPIURL string `env:"SENDGRID_API_URL" default:"https://api.sendgrid.com" fn:"Enroll,Sweep"`
+	MailFrom       string `env:"MAIL_FROM" required:"true" fn:"Enroll,Confirm,Sweep"`
 
-	PushAudience       string `env:"PUSH_AUDIENCE"`
-	PushServiceAccount string `env:"PUSH_SERVICE_ACCOUNT"`
+	ConfirmPaymentMethods []string      `env:"CONFIRM_PAYMENT_METHODS" default:"bacs,cheque,cod" fn:"Webhook,Enroll,Sweep"`
+	NotifyEmails          []string      `env:"NOTIFY_EMAILS" fn:"Enroll,Sweep"`
+	Language              string        `env:"LANGUAGE" default:"en" fn:"Enroll,Confirm,Sweep"`
+	ConfirmURL            string        `env:"CONFIRM_URL" required:"true" fn:"Enroll"`
+	ConfirmSigningKey     string        `env:"CONFIRM_SIGNING_KEY" required:"true" secret:"true" fn:"Enroll,Confirm"`
+	ConfirmLinkTTL        time.Duration `env:"CONFIRM_LINK_TTL" default:"720h" fn:"Enroll,Confirm"`
+
+	PushAudience       string `env:"PUSH_AUDIENCE" fn:"Enroll,Sweep"`
+	PushServiceAccount string `env:"PUSH_SERVICE_ACCOUNT" fn:"Enroll,Sweep"`
 	// EnrollMaxAttempts is the push subscription's max_delivery_attempts: on that attempt a
 	// transient failure is final (the message is about to be dead-lettered).
-	EnrollMaxAttempts int `env:"ENROLL_MAX_ATTEMPTS" default:"5"`
+	EnrollMaxAttempts int `env:"ENROLL_MAX_ATTEMPTS" default:"5" fn:"Enroll"`
 
-	WebhookURL        string        `env:"WEBHOOK_URL"`
-	ReconcileLookback time.Duration `env:"RECONCILE_LOOKBACK" default:"72h"`
-	WebhookReactivate bool          `env:"WEBHOOK_REACTIVATE" default:"false"`
-	UnenrollOn        []string      `env:"UNENROLL_ON"`
+	WebhookURL        string        `env:"WEBHOOK_URL" fn:"Sweep"`
+	ReconcileLookback time.Duration `env:"RECONCILE_LOOKBACK" default:"72h" fn:"Sweep"`
+	WebhookReactivate bool          `env:"WEBHOOK_REACTIVATE" default:"false" fn:"Sweep"`
+	UnenrollOn        []string      `env:"UNENROLL_ON" fn:"Webhook,Enroll,Sweep"`
 
-	LogLevel slog.Level `env:"LOG_LEVEL" default:"info"`
+	LogLevel slog.Level `env:"LOG_LEVEL" default:"info" fn:"all"`
 }
+
+// Needs reports whether function fn reads this configuration's field f.
+func needs(f reflect.StructField, fn string) bool {
+	tag := f.Tag.Get("fn")
+	return fn == "" || tag == "all" || slices.Contains(strings.Split(tag, ","), fn)
+}
+
+// Serves reports whether this process serves function fn.
+func (c *Config) Serves(fn string) bool { return c.Target == "" || c.Target == fn }
 
 // Variable describes one environment variable the service reads.
 type Variable struct {
-	Name     string
-	Required bool
-	Secret   bool
-	Default  string
+	Name      string
+	Required  bool
+	Secret    bool
+	Default   string
+	Functions []string // the functions that read it
 }
 
 // Variables lists every environment variable of Config, in declaration order. Terraform tests
@@ -77,25 +109,42 @@ func Variables() []Variable {
 	vars := make([]Variable, 0, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)
+		var fns []string
+		for _, fn := range Functions {
+			if needs(f, fn) {
+				fns = append(fns, fn)
+			}
+		}
 		vars = append(vars, Variable{
-			Name:     f.Tag.Get("env"),
-			Required: f.Tag.Get("required") == "true",
-			Secret:   f.Tag.Get("secret") == "true",
-			Default:  f.Tag.Get("default"),
+			Name:      f.Tag.Get("env"),
+			Required:  f.Tag.Get("required") == "true",
+			Secret:    f.Tag.Get("secret") == "true",
+			Default:   f.Tag.Get("default"),
+			Functions: fns,
 		})
 	}
 	return vars
 }
 
-// Load reads the configuration with lookup (os.LookupEnv in production) and validates it.
-// The error lists every problem, one per line, each naming its variable.
+// Load reads the configuration with lookup (os.LookupEnv in production) and validates it:
+// with FUNCTION_TARGET set, only the variables of that function (the others stay zero,
+// whatever the environment holds); without it, every variable. The error lists every
+// problem, one per line, each naming its variable.
 func Load(lookup func(string) (string, bool)) (*Config, error) {
 	var c Config
 	var problems []string
+	target, _ := lookup("FUNCTION_TARGET")
+	target = strings.TrimSpace(target)
+	if target != "" && !slices.Contains(Functions, target) {
+		return nil, fmt.Errorf("invalid configuration:\n  FUNCTION_TARGET: %q is not one of %s", target, strings.Join(Functions, ", "))
+	}
 	v := reflect.ValueOf(&c).Elem()
 	t := v.Type()
 	for i := range t.NumField() {
 		f := t.Field(i)
+		if !needs(f, target) {
+			continue
+		}
 		name := f.Tag.Get("env")
 		raw, _ := lookup(name)
 		raw = strings.TrimSpace(raw)
@@ -188,10 +237,11 @@ func (c *Config) validate() []string {
 	checkURL("CONFIRM_URL", c.ConfirmURL)
 	checkURL("WEBHOOK_URL", c.WebhookURL)
 	checkURL("PUSH_AUDIENCE", c.PushAudience)
-	if c.OpenEdXEnrollStrategy != "enrollment" && c.OpenEdXEnrollStrategy != "bulk" {
+	// Only the variables this process read are checked; the others are zero.
+	if c.Serves(Enroll) && c.OpenEdXEnrollStrategy != "enrollment" && c.OpenEdXEnrollStrategy != "bulk" {
 		p = append(p, fmt.Sprintf("OPENEDX_ENROLL_STRATEGY: %q must be enrollment or bulk", c.OpenEdXEnrollStrategy))
 	}
-	if c.Language != "en" && c.Language != "es" {
+	if c.Language != "" && c.Language != "en" && c.Language != "es" {
 		p = append(p, fmt.Sprintf("LANGUAGE: %q must be en or es", c.Language))
 	}
 	if c.MailFrom != "" {
@@ -207,7 +257,7 @@ func (c *Config) validate() []string {
 	if c.ConfirmSigningKey != "" && len(c.ConfirmSigningKey) < 32 {
 		p = append(p, fmt.Sprintf("CONFIRM_SIGNING_KEY: must be at least 32 bytes (got %d)", len(c.ConfirmSigningKey)))
 	}
-	if c.EnrollMaxAttempts < 5 || c.EnrollMaxAttempts > 100 {
+	if c.Serves(Enroll) && (c.EnrollMaxAttempts < 5 || c.EnrollMaxAttempts > 100) {
 		p = append(p, fmt.Sprintf("ENROLL_MAX_ATTEMPTS: %d must be between 5 and 100, as Pub/Sub's max_delivery_attempts", c.EnrollMaxAttempts))
 	}
 	for _, s := range c.UnenrollOn {
@@ -215,10 +265,31 @@ func (c *Config) validate() []string {
 			p = append(p, fmt.Sprintf("UNENROLL_ON: %q must be refunded or cancelled", s))
 		}
 	}
+	// Fail closed (SPEC §2.6): on Cloud Run, the private functions check the caller's
+	// OIDC token; without its audience and account the check would let anyone in.
+	if c.CloudRunService != "" && (c.Serves(Enroll) || c.Serves(Sweep)) {
+		for _, v := range []struct{ name, val string }{
+			{"PUSH_AUDIENCE", c.PushAudience}, {"PUSH_SERVICE_ACCOUNT", c.PushServiceAccount},
+		} {
+			if v.val == "" {
+				p = append(p, fmt.Sprintf("%s: required on Cloud Run (K_SERVICE=%s) for %s: without it anyone could call the private function", v.name, c.CloudRunService, strings.Join(c.privateServed(), " and ")))
+			}
+		}
+	}
 	if len(c.JobsTopic) < 3 {
 		p = append(p, fmt.Sprintf("JOBS_TOPIC: %q is too short (Pub/Sub ids have at least 3 characters)", c.JobsTopic))
 	}
 	return p
+}
+
+func (c *Config) privateServed() []string {
+	var out []string
+	for _, fn := range []string{Enroll, Sweep} {
+		if c.Serves(fn) {
+			out = append(out, fn)
+		}
+	}
+	return out
 }
 
 // LogValue prints the configuration with every secret replaced, so a Config can be logged.

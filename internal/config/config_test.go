@@ -109,3 +109,83 @@ func TestVariablesListsEveryField(t *testing.T) {
 		t.Errorf("tags wrong: %+v", names)
 	}
 }
+
+// A process serving one function reads only that function's variables (SPEC §2.6).
+func TestLoadPerFunction(t *testing.T) {
+	t.Parallel()
+	webhookOnly := map[string]string{
+		"FUNCTION_TARGET":      "Webhook",
+		"GOOGLE_CLOUD_PROJECT": "p",
+		"WC_URL":               "https://shop.example.com",
+		"WC_WEBHOOK_SECRET":    "whsec",
+	}
+	c, err := Load(env(webhookOnly))
+	if err != nil {
+		t.Fatalf("Webhook with only its variables: %v", err)
+	}
+	if c.WCWebhookSecret != "whsec" || !c.Serves(Webhook) || c.Serves(Enroll) {
+		t.Errorf("webhook config wrong: %+v", c)
+	}
+
+	// Whatever else the environment holds, the Webhook process does not keep it.
+	all := valid()
+	all["FUNCTION_TARGET"] = "Webhook"
+	c, err = Load(env(all))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WCConsumerKey != "" || c.WCConsumerSecret != "" || c.OpenEdXClientSecret != "" || c.SendGridAPIKey != "" || c.ConfirmSigningKey != "" {
+		t.Errorf("the Webhook process holds other functions' secrets: %+v", c)
+	}
+
+	all["FUNCTION_TARGET"] = "Confirm"
+	c, err = Load(env(all))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ConfirmSigningKey == "" || c.WCConsumerKey != "" || c.WCWebhookSecret != "" || c.OpenEdXClientID != "" || c.SendGridAPIKey != "" {
+		t.Errorf("the Confirm process holds the wrong secrets: %+v", c)
+	}
+
+	confirmOnly := map[string]string{"FUNCTION_TARGET": "Confirm", "GOOGLE_CLOUD_PROJECT": "p", "WC_URL": "https://s.example.com", "MAIL_FROM": "s@example.com"}
+	_, err = Load(env(confirmOnly))
+	if err == nil || !strings.Contains(err.Error(), "CONFIRM_SIGNING_KEY: required") || strings.Contains(err.Error(), "WC_WEBHOOK_SECRET") {
+		t.Errorf("Confirm without its key: %v", err)
+	}
+
+	all["FUNCTION_TARGET"] = "Checkout"
+	if _, err := Load(env(all)); err == nil || !strings.Contains(err.Error(), `FUNCTION_TARGET: "Checkout"`) {
+		t.Errorf("unknown target: %v", err)
+	}
+}
+
+// On Cloud Run the private functions refuse to start without the push check (SPEC §2.6).
+func TestFailClosedOnCloudRun(t *testing.T) {
+	t.Parallel()
+	for _, target := range []string{"Enroll", "Sweep", ""} {
+		m := valid()
+		m["K_SERVICE"] = "svc"
+		m["FUNCTION_TARGET"] = target
+		_, err := Load(env(m))
+		if err == nil || !strings.Contains(err.Error(), "PUSH_AUDIENCE: required on Cloud Run") || !strings.Contains(err.Error(), "PUSH_SERVICE_ACCOUNT: required on Cloud Run") {
+			t.Errorf("target %q on Cloud Run without push variables: %v", target, err)
+		}
+		m["PUSH_AUDIENCE"] = "https://enroll.example.com"
+		m["PUSH_SERVICE_ACCOUNT"] = "push@p.iam.gserviceaccount.com"
+		if _, err := Load(env(m)); err != nil {
+			t.Errorf("target %q with push variables: %v", target, err)
+		}
+	}
+	for _, target := range []string{"Webhook", "Confirm"} {
+		m := valid()
+		m["K_SERVICE"] = "svc"
+		m["FUNCTION_TARGET"] = target
+		if _, err := Load(env(m)); err != nil {
+			t.Errorf("public %s on Cloud Run: %v", target, err)
+		}
+	}
+	// Off Cloud Run (emulators, local runs) the check may be off.
+	if _, err := Load(env(valid())); err != nil {
+		t.Error(err)
+	}
+}

@@ -3,7 +3,11 @@ package main_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aulasneo/wc-openedx/internal/emulator"
+	"github.com/aulasneo/wc-openedx/internal/store"
 	"github.com/aulasneo/wc-openedx/internal/testenv"
 )
 
@@ -149,5 +154,99 @@ func TestMisconfigurationStopsWithEveryProblem(t *testing.T) {
 	}
 	if strings.Contains(string(out), "whsec") || strings.Contains(string(out), "SG.x") {
 		t.Errorf("a secret was printed:\n%s", out)
+	}
+}
+
+// A Webhook process started with only its own variables (SPEC §2.6: no REST keys, no LMS,
+// no SendGrid, no signing key) records a signed delivery and answers 200.
+func TestWebhookRunsWithOnlyItsVariables(t *testing.T) {
+	bin := build(t)
+	port := freePort(t)
+	project := testenv.Project(t)
+	environ := []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"FIRESTORE_EMULATOR_HOST=" + os.Getenv("FIRESTORE_EMULATOR_HOST"),
+		"PUBSUB_EMULATOR_HOST=" + os.Getenv("PUBSUB_EMULATOR_HOST"),
+		"PORT=" + port, "GOOGLE_CLOUD_PROJECT=" + project,
+		"FUNCTION_TARGET=Webhook", "WC_URL=https://shop.example.com", "WC_WEBHOOK_SECRET=whsec",
+	}
+	start(t, bin, environ, port)
+	body := []byte(`{"id":727,"status":"pending","date_modified_gmt":"2024-11-05T14:32:14","line_items":[]}`)
+	mac := hmac.New(sha256.New, []byte("whsec"))
+	mac.Write(body)
+	req, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:"+port+"/", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-WC-Webhook-Topic", "order.created")
+	req.Header.Set("X-WC-Webhook-Source", "https://shop.example.com/")
+	req.Header.Set("X-WC-Webhook-Signature", base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(answer), `"outcome"`) {
+		t.Errorf("signed delivery answered %d %s", resp.StatusCode, answer)
+	}
+	// A delivery of a webhook set to a legacy API version: 200, and the notice the sweep
+	// emails is recorded by this process, which holds no SendGrid key.
+	legacy := []byte(`{"order":{"id":728,"status":"processing"}}`)
+	mac = hmac.New(sha256.New, []byte("whsec"))
+	mac.Write(legacy)
+	req, _ = http.NewRequest(http.MethodPost, "http://127.0.0.1:"+port+"/", bytes.NewReader(legacy))
+	req.Header.Set("X-WC-Webhook-Topic", "order.updated")
+	req.Header.Set("X-WC-Webhook-ID", "12")
+	req.Header.Set("X-WC-Webhook-Source", "https://shop.example.com/")
+	req.Header.Set("X-WC-Webhook-Signature", base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("legacy delivery answered %d", resp.StatusCode)
+	}
+	st, err := store.New(context.Background(), project, "(default)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sw, err := st.LoadSweep(context.Background())
+	if err != nil || len(sw.Notices) != 1 || sw.Notices[0].Ref != "12" {
+		t.Errorf("notices recorded by the Webhook process: %+v (%v); want the legacy webhook #12", sw.Notices, err)
+	}
+
+	// The Webhook process serves nothing else.
+	resp, err = http.Post("http://127.0.0.1:"+port+"/Enroll", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusNoContent {
+		t.Errorf("the Webhook process ran a job at /Enroll")
+	}
+}
+
+// On Cloud Run (K_SERVICE set) a process serving Enroll or Sweep without the push check's
+// variables refuses to start, naming them (SPEC §2.6, fail closed).
+func TestPrivateFunctionFailsClosedOnCloudRun(t *testing.T) {
+	bin := build(t)
+	for _, target := range []string{"Enroll", "Sweep"} {
+		t.Run(target, func(t *testing.T) {
+			port := freePort(t)
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bin)
+			cmd.Env = env(t, port, "FUNCTION_TARGET="+target, "K_SERVICE="+strings.ToLower(target))
+			out, err := cmd.CombinedOutput()
+			if err == nil || ctx.Err() != nil {
+				t.Fatalf("%s started on Cloud Run without PUSH_AUDIENCE (err %v):\n%s", target, err, out)
+			}
+			for _, want := range []string{"PUSH_AUDIENCE: required on Cloud Run", "PUSH_SERVICE_ACCOUNT: required on Cloud Run"} {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("output does not say %q:\n%s", want, out)
+				}
+			}
+		})
 	}
 }
