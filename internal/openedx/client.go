@@ -72,7 +72,6 @@ type Config struct {
 // Client talks to one LMS. It is safe for concurrent use.
 type Client struct {
 	base     string
-	clientID string
 	strategy string
 	http     *http.Client
 	timeout  time.Duration
@@ -99,7 +98,6 @@ func New(cfg Config) *Client {
 	}
 	return &Client{
 		base:     base,
-		clientID: cfg.ClientID,
 		strategy: strategy,
 		http:     hc,
 		timeout:  timeout,

@@ -249,7 +249,7 @@ func TestErrorClasses(t *testing.T) {
 			name:      "client user not staff",
 			setup:     func(l *sandbox.LMS) { l.AddClient("svc", "s3cret", false) },
 			permanent: true,
-			want:      []string{"404 with no body", "client id svc", "is_staff"},
+			want:      []string{"404 with no body", "OPENEDX_CLIENT_ID", "is_staff"},
 		},
 		{
 			name:      "client user not staff, no account",
@@ -356,6 +356,10 @@ func TestErrorClasses(t *testing.T) {
 			}
 			if e := strings.TrimSpace(email); e != "" && strings.Contains(strings.ToLower(err.Error()), strings.ToLower(e)) {
 				t.Errorf("error %q carries the learner's email", err)
+			}
+			// Errors reach order notes, emails and logs: no client id, no secret (SPEC §2.6).
+			if strings.Contains(err.Error(), "svc") || strings.Contains(err.Error(), "s3cret") {
+				t.Errorf("error %q carries the OAuth client id or secret", err)
 			}
 			if es := lms.Enrollments(); len(es) != 0 {
 				t.Errorf("enrollments = %+v, want none", es)

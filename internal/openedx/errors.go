@@ -43,7 +43,7 @@ func (c *Client) enrollmentError(resp *response, course, mode string) error {
 		if len(bytes.TrimSpace(resp.body)) == 0 {
 			return enrollment.Permanent(fmt.Errorf(
 				"%s: the LMS answered 404 with no body, which means it does not let the OAuth application's user "+
-					"(client id %s) enroll other people: that user must be global staff (is_staff)", course, c.clientID))
+					"(OPENEDX_CLIENT_ID) enroll other people: that user must be global staff (is_staff)", course))
 		}
 		return enrollment.Permanent(fmt.Errorf(
 			"%s: the LMS has no enrollment API at /api/enrollment/v1/enrollment (404 %q)", course, msg))
@@ -68,8 +68,8 @@ func (c *Client) statusError(resp *response) error {
 		return enrollment.Permanent(fmt.Errorf("the LMS rejected the credentials (401 %q)", msg))
 	case resp.status == http.StatusForbidden:
 		return enrollment.Permanent(fmt.Errorf(
-			"the LMS refused the request (403 %q): the OAuth application's user (client id %s) must be global staff (is_staff)",
-			msg, c.clientID))
+			"the LMS refused the request (403 %q): the OAuth application's user (OPENEDX_CLIENT_ID) must be global staff (is_staff)",
+			msg))
 	case resp.status >= 400:
 		return enrollment.Permanent(fmt.Errorf("the LMS rejected the request (%d %q)", resp.status, msg))
 	}
