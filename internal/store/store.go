@@ -63,6 +63,12 @@ func (s *Store) order(id int64) *firestore.DocumentRef {
 	return s.c.Collection(Orders).Doc(strconv.FormatInt(id, 10))
 }
 
+// intakeAttempts is how often a delivery's transaction is tried when it conflicts with
+// others on the same order (Firestore's default is 5). A delivery that cannot be recorded is
+// a 5xx, which counts towards WooCommerce disabling the webhook, so deliveries racing on one
+// order (a storm of updates, duplicates) try longer before giving up.
+const intakeAttempts = 15
+
 // Intake implements enrollment.Store.
 func (s *Store) Intake(ctx context.Context, d enrollment.Delivery, apply func(*enrollment.OrderRecord) (*enrollment.OrderRecord, string, []enrollment.Job)) (string, []enrollment.Job, error) {
 	oref := s.order(d.OrderID)
@@ -99,7 +105,7 @@ func (s *Store) Intake(ctx context.Context, d enrollment.Delivery, apply func(*e
 			}
 		}
 		return s.addJobs(tx, jobs)
-	})
+	}, firestore.MaxAttempts(intakeAttempts))
 	if status.Code(err) == codes.AlreadyExists {
 		return enrollment.OutcomeDuplicate, nil, nil
 	}
