@@ -27,11 +27,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,6 +43,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/aulasneo/wc-openedx/function/local"
+	"github.com/aulasneo/wc-openedx/internal/emulator"
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
 	"github.com/aulasneo/wc-openedx/internal/jobs"
 	"github.com/aulasneo/wc-openedx/internal/sandbox"
@@ -1144,8 +1148,9 @@ func testWorkerKilled(t *testing.T, r *rowState) {
 	}
 }
 
-// testWorkerKilledMidReport: worker A fails a bad-SKU line, notes it on the order and dies
-// inside the SendGrid call of the failure email. Reports are marked done only after they
+// testWorkerKilledMidReport: worker A, the production server in a process of its own, fails
+// a bad-SKU line, notes it on the order and is killed (SIGKILL) inside the SendGrid call of
+// the failure email, which SendGrid never accepts. Reports are marked done only after they
 // went (issue 12), so worker B, getting the job again, sends the email once A's claim has
 // run out, and does not note the failure twice. (Marked before sending, the email would be
 // lost: B would find it marked.)
@@ -1153,34 +1158,62 @@ func testWorkerKilledMidReport(t *testing.T, r *rowState) {
 	const lease = 20 * time.Second
 	project := testenv.Project(t)
 	sb := startSandboxes(t)
-	a := startOn(t, project, sb, local.Options{Lease: lease})
-	aClosed := false
-	t.Cleanup(func() {
-		if !aClosed {
-			a.Close()
-		}
-	})
-	for _, h := range []struct{ name, topic string }{{"Order created", "order.created"}, {"Order updated", "order.updated"}} {
-		sb.shop.AddWebhook(h.name, h.topic, a.URL+"/Webhook")
+
+	// A: the production server, serving every function at /<Name>.
+	bin := filepath.Join(t.TempDir(), "server")
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/aulasneo/wc-openedx/function/cmd/server").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	// A's email call hangs past A's death and is then refused: it never went. (A call that
-	// SendGrid accepted after the worker died is the window where a report can go twice.)
+	port, err := emulator.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	aURL := fmt.Sprintf("http://127.0.0.1:%d", port)
+	a := exec.Command(bin)
+	a.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "PORT=" + strconv.Itoa(port),
+		"GOOGLE_CLOUD_PROJECT=" + project, "LOG_LEVEL=debug", "MAIL_FROM=Local Shop <shop@example.com>",
+		"CONFIRM_URL=" + aURL + "/Confirm", "CONFIRM_SIGNING_KEY=" + strings.Repeat("k", 32),
+		"FIRESTORE_EMULATOR_HOST=" + os.Getenv("FIRESTORE_EMULATOR_HOST"), "PUBSUB_EMULATOR_HOST=" + os.Getenv("PUBSUB_EMULATOR_HOST")}
+	for k, v := range sb.env {
+		a.Env = append(a.Env, k+"="+v)
+	}
+	if os.Getenv("TEST_LOG") != "" {
+		a.Stdout, a.Stderr = os.Stderr, os.Stderr
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Process.Kill(); _ = a.Wait() })
+	waitFor(t, "A to listen", 60*time.Second, func() bool {
+		resp, err := http.Get(aURL + "/Confirm")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil
+	})
+
+	// The order, delivered to A by the shop; A's job is pushed to A by hand (A's publish has
+	// no subscription behind it: the job waits in the outbox).
+	sb.shop.AddWebhook("Order created", "order.created", aURL+"/Webhook")
 	sb.mail.Faults.Inject("send", sandbox.Fault{Status: http.StatusServiceUnavailable, Delay: 60 * time.Second, Times: 1})
-	e := place(a, kindBadSKU, true)
+	e := place(&local.Stack{LMS: sb.lms, Shop: sb.shop, Mail: sb.mail}, kindBadSKU, true)
+	sb.shop.Wait()
+	if ds := sb.shop.Deliveries(); len(ds) == 0 || ds[len(ds)-1].Status != http.StatusOK {
+		t.Fatalf("the delivery to A: %+v", ds)
+	}
+	j := enrollment.Job{ID: fmt.Sprintf("enroll-%d-1", e.id), Kind: enrollment.JobEnroll, OrderID: e.id, Gen: 1}
+	go func() {
+		_, _ = http.Post(aURL+"/Enroll", "application/json", bytes.NewReader(jobs.EncodePush(j, "projects/"+project+"/subscriptions/manual", 1)))
+	}()
 	waitFor(t, "A to note the failure and call SendGrid", 30*time.Second, func() bool {
 		return len(sb.mail.Log.Calls("send")) > 0
 	})
 	time.Sleep(300 * time.Millisecond)
-	// A dies: from now on nothing it does reaches Firestore (its call is still hanging).
-	_ = a.App.Store.Close()
-	done := make(chan struct{})
-	go func() { a.Close(); close(done) }()
-	aClosed = true
-	t.Cleanup(func() { <-done })
+	_ = a.Process.Signal(syscall.SIGKILL) // A dies mid-call
+	_ = a.Wait()
 
 	b := startOn(t, project, sb, local.Options{Lease: lease})
 	t.Cleanup(b.Close)
-	j := enrollment.Job{ID: fmt.Sprintf("enroll-%d-1", e.id), Kind: enrollment.JobEnroll, OrderID: e.id, Gen: 1}
 	code := pushJob(b, j, 1)
 	r.note("redelivery after the kill answered %d", code)
 	if code != http.StatusNoContent {
