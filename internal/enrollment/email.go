@@ -40,11 +40,8 @@ func (s *Service) processEmail(ctx context.Context, j Job, attempt int) error {
 		})
 		return err
 	}
-	err := claim()
 	// Another worker is sending it: wait for it (or for its lease to run out).
-	for errors.Is(err, ErrRetry) && s.pause(ctx, time.Second) {
-		err = claim()
-	}
+	err := s.claimOrWait(ctx, claim)
 	switch {
 	case errors.Is(err, ErrOrderNotFound):
 		return Permanent(err)

@@ -414,13 +414,21 @@ func (s *Service) reportFailures(ctx context.Context, orderID int64) error {
 	return errors.Join(result, mark(false, mailed, true))
 }
 
-// claimReports runs claim, the transaction that claims an order's reports, waiting while
-// another worker holds them (or until its lease runs out).
-func (s *Service) claimReports(ctx context.Context, orderID int64, claim func() error) error {
+// claimOrWait runs claim, a transaction that answers ErrRetry while another worker's live
+// claim holds what it wants, again once a second until it succeeds, fails otherwise, or the
+// job must stop (then the ErrRetry is returned): the wait uses no delivery attempt.
+func (s *Service) claimOrWait(ctx context.Context, claim func() error) error {
 	err := claim()
 	for errors.Is(err, ErrRetry) && s.pause(ctx, time.Second) {
 		err = claim()
 	}
+	return err
+}
+
+// claimReports runs claim, the transaction that claims an order's reports, waiting while
+// another worker holds them (or until its lease runs out).
+func (s *Service) claimReports(ctx context.Context, orderID int64, claim func() error) error {
+	err := s.claimOrWait(ctx, claim)
 	if errors.Is(err, ErrRetry) {
 		return fmt.Errorf("%w: the failures of order %d are being reported by another worker", ErrRetry, orderID)
 	}
@@ -443,12 +451,12 @@ func (s *Service) recipients(ctx context.Context) []string {
 // finish completes the order once every course line is enrolled (SPEC §2.4) and notes the
 // enrollments. A failure here is retried by itself: the lines are enrolled already.
 func (s *Service) finish(ctx context.Context, orderID int64, attempt int) error {
-	now := s.now()
 	var order Order
 	var lines []LineState
 	var prior CompletionState // the completion as recorded, for a note retried on its own
 	var complete, note bool
 	claim := func() error {
+		now := s.now()
 		_, err := s.Store.Update(ctx, orderID, func(rec *OrderRecord) ([]Job, error) {
 			complete, note = false, false
 			if len(rec.Lines) == 0 {
@@ -487,12 +495,8 @@ func (s *Service) finish(ctx context.Context, orderID int64, attempt int) error 
 		})
 		return err
 	}
-	err := claim()
 	// Another worker is completing the order: wait for it (or for its lease to run out).
-	for errors.Is(err, ErrRetry) && s.pause(ctx, time.Second) {
-		now = s.now()
-		err = claim()
-	}
+	err := s.claimOrWait(ctx, claim)
 	if errors.Is(err, ErrRetry) {
 		return fmt.Errorf("%w: order %d is being completed by another worker", ErrRetry, orderID)
 	}
