@@ -77,6 +77,8 @@ type OrderRecord struct {
 	Reporting   time.Time `firestore:"reportingClaimedAt,omitempty"`
 	UnenrollGen int       `firestore:"unenrollGeneration,omitempty"`
 	RefundIDs   []int64   `firestore:"refundIds,omitempty"` // refunds already seen
+	// Actions are what people asked for through the Console or a Retry link, with who asked.
+	Actions []Action `firestore:"actions,omitempty"`
 	// Grants are the access keys (AccessKey) this order grants now: its enrolled lines, and
 	// the lines it is enrolling at this moment (claimed), unless the order is refunded or
 	// cancelled. The store writes it from AccessKeys, so that other
@@ -143,6 +145,7 @@ type EmailState struct {
 	Noted     bool      `firestore:"noted,omitempty"` // the failure is noted on the order
 	To        []string  `firestore:"to,omitempty"`
 	Error     string    `firestore:"error,omitempty"`
+	Resends   int       `firestore:"resends,omitempty"` // how many times a person asked for it again
 }
 
 // CompletionState tracks marking the order completed and the note listing enrollments.
