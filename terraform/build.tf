@@ -5,7 +5,7 @@
 #
 # Prerequisite: the Cloud Build GitHub App installed on the repository and the repository
 # connected to the project with a 1st gen connection (Cloud Build > Triggers > Connect
-# repository), which the trigger's `github` block uses; see the README, "Deploy and operate".
+# repository), which the trigger's `github` block uses; see the README, "Deploying".
 
 resource "google_service_account" "build" {
   account_id   = "wc-openedx-build"

@@ -3,7 +3,7 @@
 // the tests parse the HCL, evaluate what Terraform would (locals, for_each expansions,
 // dynamic blocks; cloud-side values as placeholders, see evaluator) and assert on what the
 // deployment does. terraform/tests/plan.tftest.hcl checks the same module against the real
-// provider where one can be built (see the README).
+// provider where one can be built (see docs/proof.md).
 package terraform_test
 
 import (

@@ -106,7 +106,7 @@ resource "google_pubsub_subscription" "dead_letter_enroll" {
   ]
 }
 
-# Dead letters are also kept here for 7 days, for operators: see the README for how to read
+# Dead letters are also kept here for 7 days, for operators: see docs/operations.md for how to read
 # and re-drive them.
 resource "google_pubsub_subscription" "dead_letter" {
   name  = "${var.jobs_topic}-dead-letter"

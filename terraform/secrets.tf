@@ -1,6 +1,6 @@
 # Secret Manager: one secret per `secret:"true"` field of internal/config.Config, named
 # like its environment variable. Terraform creates the secrets, never their values: add
-# those out of band (the README, "Deploy and operate"), so they never land in Terraform state.
+# those out of band (the README, "Deploying"), so they never land in Terraform state.
 #
 #   printf %s "$VALUE" | gcloud secrets versions add WC_WEBHOOK_SECRET --data-file=-
 #
