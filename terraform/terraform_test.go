@@ -10,6 +10,7 @@ import (
 
 	"github.com/aulasneo/wc-openedx/internal/config"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -1127,5 +1128,43 @@ func TestTerraformFmt(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("terraform fmt -check failed (%v): run `terraform fmt -recursive terraform/`\n%s", err, out.String())
+	}
+}
+
+// TestTfvarsExampleIsValid: every setting of terraform.tfvars.example is a variable of the
+// module, and its validation accepts the example's value (as a plan would).
+func TestTfvarsExampleIsValid(t *testing.T) {
+	m := loadModule(t)
+	f, diags := hclparse.NewParser().ParseHCL(readFile(t, "terraform.tfvars.example"), "terraform.tfvars.example")
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	attrs := f.Body.(*hclsyntax.Body).Attributes
+	for _, n := range []string{"console_operators", "alert_emails"} {
+		if attrs[n] == nil {
+			t.Errorf("terraform.tfvars.example does not show %s", n)
+		}
+	}
+	for n, a := range attrs {
+		v := m.variables[n]
+		if v == nil {
+			t.Errorf("terraform.tfvars.example sets %s, which is not a variable", n)
+			continue
+		}
+		val, diags := a.Expr.Value(nil)
+		if diags.HasErrors() {
+			t.Errorf("%s: %s", n, diags.Error())
+			continue
+		}
+		for _, b := range blocks(v, "validation") {
+			ok, diags := attr(b, "condition").Value(&hcl.EvalContext{
+				Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{n: val})},
+				Functions: functions,
+			})
+			if diags.HasErrors() || !ok.True() {
+				r := a.Expr.Range()
+				t.Errorf("terraform.tfvars.example: %s = %s is refused by its validation", n, f.Bytes[r.Start.Byte:r.End.Byte])
+			}
+		}
 	}
 }
