@@ -37,6 +37,7 @@ type module struct {
 	outputs   map[string]*hclsyntax.Block
 	moved     map[string]string // from → to, as written
 	terraform *hclsyntax.Block
+	vars      map[string]cty.Value // variables set by the test (loadModuleWith)
 
 	evalMu   sync.Mutex
 	evalOnce sync.Once
@@ -52,6 +53,7 @@ var (
 		"enroll":  "Enroll",
 		"confirm": "Confirm",
 		"sweep":   "Sweep",
+		"console": "Console",
 	}
 )
 
@@ -63,6 +65,23 @@ func loadModule(t *testing.T) *module {
 		t.Fatal(loadErr)
 	}
 	return loaded
+}
+
+// loadModuleWith parses the module afresh and evaluates it with these variables set, as a
+// terraform.tfvars would (each value of the variable's type, e.g. cty.ListVal for a list).
+func loadModuleWith(t *testing.T, vars map[string]cty.Value) *module {
+	t.Helper()
+	m, err := parseModule(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range vars {
+		if m.variables[n] == nil {
+			t.Fatalf("no variable %s", n)
+		}
+	}
+	m.vars = vars
+	return m
 }
 
 func parseModule(dir string) (*module, error) {
@@ -302,10 +321,11 @@ func localName(e *hclsyntax.ScopeTraversalExpr) (string, bool) {
 }
 
 // The evaluator: enough of Terraform's expression evaluation to expand the module's for_each
-// resources and dynamic blocks the way Terraform would, without a provider. Values that only
-// exist in the cloud are placeholders naming where they come from:
+// resources and dynamic blocks the way Terraform would, without a provider. Variables have
+// their defaults (or what the test set); values that only exist in the cloud, and string
+// variables without a default, are placeholders naming where they come from:
 //
-//	var.NAME                     a string variable (other types: their default)
+//	var.NAME                     a string variable without a default
 //	TYPE.NAME.ATTR               an attribute of a resource, e.g. google_pubsub_topic.jobs.name
 //	TYPE.NAME[KEY].ATTR          of one for_each instance, e.g. google_service_account.service[enroll].email
 //	data.TYPE.NAME.ATTR          of a data source
@@ -515,15 +535,20 @@ func (ev *evaluator) eval(e hcl.Expression, scope map[string]cty.Value) (cty.Val
 	return v, nil
 }
 
-// variables are the module's input variables: "var.NAME" for strings, the default otherwise.
+// variables are the module's input variables: the value a test set (loadModuleWith), else
+// the default, else "var.NAME" for a string (unknown for other types).
 func (ev *evaluator) variables() cty.Value {
 	out := map[string]cty.Value{}
 	for n, b := range ev.m.variables {
+		if v, ok := ev.m.vars[n]; ok {
+			out[n] = v
+			continue
+		}
 		switch d, ok := literal(attr(b, "default")); {
-		case ev.m.text(attr(b, "type")) == "string":
-			out[n] = cty.StringVal("var." + n)
 		case ok:
 			out[n] = d
+		case ev.m.text(attr(b, "type")) == "string":
+			out[n] = cty.StringVal("var." + n)
 		default:
 			out[n] = cty.DynamicVal
 		}
@@ -589,6 +614,8 @@ func forEachElements(v cty.Value) (map[string]cty.Value, error) {
 			k, e := it.Element()
 			out[k.AsString()] = e
 		}
+	case (ty.IsSetType() || ty.IsListType() || ty.IsTupleType()) && v.LengthInt() == 0:
+		// toset([]): no instances.
 	case ty.IsSetType() && ty.ElementType().Equals(cty.String):
 		for it := v.ElementIterator(); it.Next(); {
 			_, e := it.Element()
@@ -698,7 +725,7 @@ func (m *module) serviceEnv(t *testing.T, svc string) map[string]envVar {
 
 // binding is one IAM grant found in the module.
 type binding struct {
-	principal string // "sa:<service account: name, or key of google_service_account.service>", "allUsers", "pubsub-agent", …
+	principal string // "sa:<service account: name, or key of google_service_account.service>", "allUsers", "pubsub-agent", "user:…", …
 	target    string // "project", "topic:jobs", "secret:WC_URL", "run:enroll", …
 	role      string
 	where     string
@@ -772,7 +799,8 @@ func (m *module) bindings(t *testing.T) []binding {
 }
 
 // principal names the member of a grant: allUsers, a service account of this module as
-// "sa:NAME" (for google_service_account.service, its key), or the Pub/Sub service agent.
+// "sa:NAME" (for google_service_account.service, its key), the Pub/Sub service agent, or a
+// person ("user:…", "group:…") as written.
 func (m *module) principal(t *testing.T, member, where string) string {
 	t.Helper()
 	if member == "allUsers" || member == "allAuthenticatedUsers" {
@@ -789,7 +817,11 @@ func (m *module) principal(t *testing.T, member, where string) string {
 			return "sa:" + p[2]
 		}
 	}
-	t.Fatalf("%s: member %q is not a service account of this module, allUsers, or the Pub/Sub agent", where, member)
+	// People: the operators named in a variable, as the member is written.
+	if strings.HasPrefix(member, "user:") || strings.HasPrefix(member, "group:") {
+		return member
+	}
+	t.Fatalf("%s: member %q is not a service account of this module, a user or group, allUsers, or the Pub/Sub agent", where, member)
 	return ""
 }
 

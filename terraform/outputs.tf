@@ -47,3 +47,8 @@ output "build_trigger" {
   description = "Cloud Build trigger that tests, builds and deploys on pushes."
   value       = google_cloudbuild_trigger.deploy.name
 }
+
+output "console_proxy_command" {
+  description = "How an operator named in console_operators opens the console: run this, then browse http://localhost:8080."
+  value       = "gcloud run services proxy ${google_cloud_run_v2_service.service["console"].name} --region=${var.region} --project=${var.project_id}"
+}

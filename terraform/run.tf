@@ -10,7 +10,8 @@
 #   description   the service account's display name.
 #   public        true: anyone may invoke it (allUsers); the function authenticates the
 #                 request itself (webhook signature, signed link).
-#   invokers      name => member allowed to invoke it, besides allUsers when public.
+#   invokers      name => member allowed to invoke it, besides allUsers when public
+#                 (a service account, or for the console the operators' users and groups).
 #   env           the plain variables its function reads besides local.common_env: with
 #                 them, exactly the variables whose `fn` tag in internal/config names the
 #                 function. Values come from local.service_env (config.tf), except the
@@ -104,6 +105,24 @@ locals {
       # One sweep at a time: an overlapping call is refused and the next tick runs instead.
       concurrency   = 1
       max_instances = 1
+    }
+
+    # The operators' console: orders, lines, dead letters, retries. Private: only the
+    # operators named in var.console_operators may call it, through
+    # `gcloud run services proxy console` (output console_proxy_command); Cloud Run checks
+    # their Google identity, and the console records it with each action. It reads Firestore
+    # and queues jobs: no shop, LMS or SendGrid credential.
+    console = {
+      function      = "Console"
+      description   = "operators' console"
+      public        = false
+      invokers      = { for m in var.console_operators : m => m }
+      env           = ["LANGUAGE"]
+      secrets       = []
+      push_account  = null
+      timeout       = "60s"
+      concurrency   = 20
+      max_instances = 2
     }
   }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aulasneo/wc-openedx/internal/config"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
@@ -27,6 +28,10 @@ var (
 		"sweep":  "scheduler",
 	}
 	publicServices = []string{"webhook", "confirm"}
+	// The services only the operators named in var.console_operators may call.
+	operatorServices = []string{"console"}
+	// The services that had a file each (run_*.tf) before local.services.
+	perServiceFiles = []string{"webhook", "enroll", "confirm", "sweep"}
 )
 
 func configSecrets() []string {
@@ -379,10 +384,118 @@ func TestInvokers(t *testing.T) {
 			t.Errorf("public service %s: invokers %v, want allUsers (it authenticates requests itself)", svc, got)
 		}
 	}
-	for svc := range serviceFns {
-		if _, ok := privateCaller[svc]; !ok && !slices.Contains(publicServices, svc) {
-			t.Errorf("service %s is neither public nor private in these tests: decide who may invoke it", svc)
+	// With no operators named, nobody may call the console.
+	for _, svc := range operatorServices {
+		if got := invokers[svc]; len(got) > 0 {
+			t.Errorf("operators' service %s: invokers %v with console_operators empty, want none", svc, got)
 		}
+	}
+	for svc := range serviceFns {
+		if _, ok := privateCaller[svc]; !ok && !slices.Contains(publicServices, svc) && !slices.Contains(operatorServices, svc) {
+			t.Errorf("service %s is neither public, private nor the operators' in these tests: decide who may invoke it", svc)
+		}
+	}
+}
+
+// TestConsoleIsForTheOperatorsOnly is issue 14 point 2: the console is a private service
+// (no allUsers, no allAuthenticatedUsers), the operators named in console_operators and
+// nobody else may invoke it, its account reads no secret, and the README's proxy command
+// is an output.
+func TestConsoleIsForTheOperatorsOnly(t *testing.T) {
+	operators := []string{"user:ana@example.com", "group:ops@example.com"}
+	vals := make([]cty.Value, len(operators))
+	for i, o := range operators {
+		vals[i] = cty.StringVal(o)
+	}
+	m := loadModuleWith(t, map[string]cty.Value{"console_operators": cty.ListVal(vals)})
+
+	var console []string
+	for _, b := range m.bindings(t) {
+		if b.target == "run:console" && b.role == "roles/run.invoker" {
+			console = append(console, b.principal)
+		}
+		if b.role == "roles/run.invoker" && slices.Contains(operators, b.principal) && b.target != "run:console" {
+			t.Errorf("%s: operator %s may invoke %s; operators get the console only", b.where, b.principal, b.target)
+		}
+		if b.target == "run:console" && (b.principal == "allUsers" || b.principal == "allAuthenticatedUsers") {
+			t.Errorf("%s: %s may reach the console; it must be private", b.where, b.principal)
+		}
+	}
+	if missing, extra := sameSet(console, operators); len(missing)+len(extra) > 0 {
+		t.Errorf("console invokers %v: operators without access %v, others with access %v", console, missing, extra)
+	}
+	// The grant is the one resource every invoker uses, keyed per operator.
+	inst := m.instances(t, "google_cloud_run_v2_service_iam_member", "service_invoker")
+	for _, o := range operators {
+		if _, ok := inst["console/"+o]; !ok {
+			t.Errorf("no google_cloud_run_v2_service_iam_member.service_invoker[%q]", "console/"+o)
+		}
+	}
+
+	services := m.mustEval(t, m.local(t, "services"), nil)
+	if !services.Type().HasAttribute("console") {
+		t.Fatal("local.services has no console entry")
+	}
+	c := services.GetAttr("console")
+	if c.GetAttr("public").True() {
+		t.Error("local.services.console is public; it must be private")
+	}
+	if n := c.GetAttr("secrets").LengthInt(); n != 0 {
+		t.Errorf("the console reads %d secrets; it needs none (it reads Firestore and queues jobs)", n)
+	}
+	for name, e := range m.serviceEnv(t, "console") {
+		if e.secret != "" {
+			t.Errorf("the console holds the secret %s", name)
+		}
+	}
+
+	// The operators variable takes people's IAM members only.
+	v := m.variables["console_operators"]
+	if v == nil {
+		t.Fatal("no variable console_operators")
+	}
+	if d, ok := literal(attr(v, "default")); !ok || d.LengthInt() != 0 {
+		t.Errorf("console_operators default = %s, want [] (nobody until named)", m.text(attr(v, "default")))
+	}
+	valid := func(members ...string) bool {
+		list := make([]cty.Value, len(members))
+		for i, x := range members {
+			list[i] = cty.StringVal(x)
+		}
+		for _, val := range blocks(v, "validation") {
+			ok, diags := attr(val, "condition").Value(&hcl.EvalContext{
+				Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{"console_operators": cty.ListVal(list)})},
+				Functions: functions,
+			})
+			if diags.HasErrors() {
+				t.Fatalf("console_operators validation does not evaluate: %s", diags.Error())
+			}
+			if !ok.True() {
+				return false
+			}
+		}
+		return true
+	}
+	for _, ok := range []string{"user:ana@example.com", "group:ops@example.com", "user:a.b+c@sub.example.org"} {
+		if !valid(ok) {
+			t.Errorf("console_operators refuses %q", ok)
+		}
+	}
+	for _, bad := range []string{"ana@example.com", "allUsers", "allAuthenticatedUsers", "domain:example.com",
+		"serviceAccount:x@p.iam.gserviceaccount.com", "user:", "user:ana", "user:ana@example.com ", "User:ana@example.com"} {
+		if valid("user:ok@example.com", bad) {
+			t.Errorf("console_operators accepts %q", bad)
+		}
+	}
+
+	o := m.outputs["console_proxy_command"]
+	if o == nil {
+		t.Fatal("no output console_proxy_command")
+	}
+	// The service's name (TestCloudRunServices: its key, "console"), region and project.
+	if got, want := ctyString(m.mustEval(t, attr(o, "value"), nil)),
+		"gcloud run services proxy google_cloud_run_v2_service.service[console].name --region=us-central1 --project=var.project_id"; got != want {
+		t.Errorf("console_proxy_command = %q, want %q", got, want)
 	}
 }
 
@@ -629,7 +742,7 @@ func TestCloudRunServices(t *testing.T) {
 // services, accounts and grants: each old address moves to its for_each instance.
 func TestMovedFromPerServiceFiles(t *testing.T) {
 	m := loadModule(t)
-	for svc := range serviceFns {
+	for _, svc := range perServiceFiles {
 		for from, to := range map[string]string{
 			"google_service_account." + svc:                        `google_service_account.service["` + svc + `"]`,
 			"google_cloud_run_v2_service." + svc:                   `google_cloud_run_v2_service.service["` + svc + `"]`,
@@ -661,8 +774,8 @@ func TestMovedFromPerServiceFiles(t *testing.T) {
 			t.Errorf("moved from %s to %s: no such instance", from, to)
 		}
 	}
-	for svc, fn := range serviceFns {
-		for name, v := range wantEnv(fn) {
+	for _, svc := range perServiceFiles {
+		for name, v := range wantEnv(serviceFns[svc]) {
 			if !v.Secret {
 				continue
 			}
@@ -1015,5 +1128,43 @@ func TestTerraformFmt(t *testing.T) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("terraform fmt -check failed (%v): run `terraform fmt -recursive terraform/`\n%s", err, out.String())
+	}
+}
+
+// TestTfvarsExampleIsValid: every setting of terraform.tfvars.example is a variable of the
+// module, and its validation accepts the example's value (as a plan would).
+func TestTfvarsExampleIsValid(t *testing.T) {
+	m := loadModule(t)
+	f, diags := hclparse.NewParser().ParseHCL(readFile(t, "terraform.tfvars.example"), "terraform.tfvars.example")
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	attrs := f.Body.(*hclsyntax.Body).Attributes
+	for _, n := range []string{"console_operators", "alert_emails"} {
+		if attrs[n] == nil {
+			t.Errorf("terraform.tfvars.example does not show %s", n)
+		}
+	}
+	for n, a := range attrs {
+		v := m.variables[n]
+		if v == nil {
+			t.Errorf("terraform.tfvars.example sets %s, which is not a variable", n)
+			continue
+		}
+		val, diags := a.Expr.Value(nil)
+		if diags.HasErrors() {
+			t.Errorf("%s: %s", n, diags.Error())
+			continue
+		}
+		for _, b := range blocks(v, "validation") {
+			ok, diags := attr(b, "condition").Value(&hcl.EvalContext{
+				Variables: map[string]cty.Value{"var": cty.ObjectVal(map[string]cty.Value{n: val})},
+				Functions: functions,
+			})
+			if diags.HasErrors() || !ok.True() {
+				r := a.Expr.Range()
+				t.Errorf("terraform.tfvars.example: %s = %s is refused by its validation", n, f.Bytes[r.Start.Byte:r.End.Byte])
+			}
+		}
 	}
 }

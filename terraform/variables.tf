@@ -295,3 +295,38 @@ variable "log_level" {
     error_message = "log_level must be debug, info, warn or error."
   }
 }
+
+# --- Operators: console and alerts -------------------------------------------
+
+variable "console_operators" {
+  description = "Who may open the operators' console (roles/run.invoker on the private console service), as IAM members: \"user:ana@example.com\", \"group:ops@example.com\". They open it with the console_proxy_command output."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for m in var.console_operators : can(regex("^(user|group):[^@\\s:]+@[^@\\s:]+\\.[^@\\s:]+$", m))])
+    error_message = "console_operators must be IAM members of people: \"user:ana@example.com\" or \"group:ops@example.com\"."
+  }
+}
+
+variable "alert_emails" {
+  description = "Operators' email addresses the alerts are sent to (one Cloud Monitoring email channel each). Empty: the alerts still open incidents in Cloud Monitoring, but nobody is emailed."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.alert_emails : can(regex("^[^<>@\\s,]+@[^<>@\\s,]+$", e))])
+    error_message = "alert_emails must be plain email addresses."
+  }
+}
+
+variable "enroll_failures_alert_threshold" {
+  description = "Enroll job failures in one hour (permanent, or to be retried) above which the \"enroll jobs failing more than usual\" alert fires."
+  type        = number
+  default     = 10
+
+  validation {
+    condition     = var.enroll_failures_alert_threshold >= 1 && floor(var.enroll_failures_alert_threshold) == var.enroll_failures_alert_threshold
+    error_message = "enroll_failures_alert_threshold must be a whole number of at least 1."
+  }
+}
