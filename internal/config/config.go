@@ -21,10 +21,11 @@ const (
 	Enroll  = "Enroll"
 	Confirm = "Confirm"
 	Sweep   = "Sweep"
+	Console = "Console"
 )
 
 // Functions lists every function target.
-var Functions = []string{Webhook, Enroll, Confirm, Sweep}
+var Functions = []string{Webhook, Enroll, Confirm, Sweep, Console}
 
 // Config is every setting of the service. Each field names its environment variable in the
 // `env` tag; `default` is used when the variable is unset or empty; `required` fields must be
@@ -65,7 +66,7 @@ type Config struct {
 
 	ConfirmPaymentMethods []string      `env:"CONFIRM_PAYMENT_METHODS" default:"bacs,cheque,cod" fn:"Webhook,Enroll,Sweep"`
 	NotifyEmails          []string      `env:"NOTIFY_EMAILS" fn:"Enroll,Sweep"`
-	Language              string        `env:"LANGUAGE" default:"en" fn:"Enroll,Confirm,Sweep"`
+	Language              string        `env:"LANGUAGE" default:"en" fn:"Enroll,Confirm,Sweep,Console"`
 	ConfirmURL            string        `env:"CONFIRM_URL" required:"true" fn:"Enroll"`
 	ConfirmSigningKey     string        `env:"CONFIRM_SIGNING_KEY" required:"true" secret:"true" fn:"Enroll,Confirm"`
 	ConfirmLinkTTL        time.Duration `env:"CONFIRM_LINK_TTL" default:"720h" fn:"Enroll,Confirm"`
