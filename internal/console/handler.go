@@ -61,6 +61,8 @@ type Handler struct {
 	// CloudRun: the process runs on Cloud Run (K_SERVICE is set). The operator is then who
 	// Cloud Run verified (identity.go), and a request without one is refused.
 	CloudRun bool
+	// PageSize is how many orders a list page shows (50 when 0).
+	PageSize int
 	Now      func() time.Time
 	Log      *slog.Logger
 }
@@ -82,8 +84,8 @@ func (h *Handler) log() *slog.Logger {
 // maxBody bounds a POST: the forms hold three short fields.
 const maxBody = 16 << 10
 
-// pageSize is how many orders a list page shows.
-const pageSize = 50
+// defaultPageSize is how many orders a list page shows by default.
+const defaultPageSize = 50
 
 // Headers of every answer: the pages load nothing and run no script, post their forms only to
 // the Console, and may not be framed (no clickjacking of the action buttons).
@@ -209,7 +211,11 @@ func (h *Handler) listPage(w http.ResponseWriter, r *http.Request, t texts, who 
 		h.badRequest(w, r, t, who)
 		return
 	}
-	oq := store.OrderQuery{Stage: lv.Stage, After: q.Get("after"), Limit: pageSize}
+	size := h.PageSize
+	if size <= 0 {
+		size = defaultPageSize
+	}
+	oq := store.OrderQuery{Stage: lv.Stage, After: q.Get("after"), Limit: size}
 	switch s := lv.Search; {
 	case strings.Contains(s, "@"):
 		oq.BuyerEmail = s
