@@ -480,7 +480,7 @@ func (hv *healthView) fill(t texts, now time.Time) {
 			[2]string{t.T("health.unreadable"), strconv.Itoa(res.Reconcile.Unreadable)},
 			[2]string{t.T("health.checkpoint"), stamp(res.Reconcile.Checkpoint)},
 			[2]string{t.T("health.webhooks"), hooks},
-			[2]string{t.T("health.problems"), strings.Join(res.Webhooks.Problems, " ")},
+			[2]string{t.T("health.problems"), orDash(strings.Join(res.Webhooks.Problems, " "))},
 			[2]string{t.T("health.opened"), fmt.Sprintf("%d / %d", res.Webhooks.Opened, res.Webhooks.Closed)},
 			[2]string{t.T("health.alerted"), yes(res.Webhooks.Alerted)},
 			[2]string{t.T("health.notices"), strconv.Itoa(res.Notices.Sent)},
@@ -499,4 +499,11 @@ func (hv *healthView) fill(t texts, now time.Time) {
 			Attempts: d.Attempts, At: stamp(d.At), Outcome: outcomeText(d.Outcome, t), Error: d.Error,
 		})
 	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
 }
