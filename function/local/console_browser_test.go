@@ -91,7 +91,6 @@ func TestBrowserConsole(t *testing.T) {
 
 	tab := brNewTab(t, browser, brPageWidth+200)
 	brAsOperator(t, tab, brOperator)
-	found := time.Now()
 
 	// The list, filtered to failed orders, shows the order and why.
 	if code := brOpen(t, tab, st.URL+"/Console"); code != http.StatusOK {
@@ -102,6 +101,7 @@ func TestBrowserConsole(t *testing.T) {
 		t.Errorf("the header names %q, want the operator %s", got, brOperator)
 	}
 	shoot(tab, "console-orders")
+	found := time.Now() // "order #… did not enroll": the operator looks for why
 	if code := brSubmit(t, tab, "a#stage-failed"); code != http.StatusOK {
 		t.Fatalf("the failed filter: HTTP %d", code)
 	}
@@ -119,7 +119,7 @@ func TestBrowserConsole(t *testing.T) {
 	if got := brText(t, tab, "#reason"); got != reason {
 		t.Errorf("#reason %q, want %q", got, reason)
 	}
-	t.Logf("from the list to the cause of order #%s in the browser: %v", fo.Number, time.Since(found).Round(time.Millisecond))
+	t.Logf("from the list to the cause of order #%s: two clicks, %v in the browser", fo.Number, time.Since(found).Round(time.Millisecond))
 	kinds := brRun(t, tab, "read the timeline", chromedp.Evaluate[[]string](`[...document.querySelectorAll("#timeline tbody tr")].map(r => r.dataset.kind)`))
 	for _, k := range []string{"delivery", "status", "job", "enrollment", "note", "email"} {
 		if !strings.Contains(strings.Join(kinds, " "), k) {
