@@ -148,7 +148,10 @@ func TestBrowserConsole(t *testing.T) {
 		t.Fatalf("retry: HTTP %d", code)
 	}
 	brDo(t, tab, "wait for the result", chromedp.WaitVisible("main#result"))
-	waitFor(t, "the order completed", 30*time.Second, func() bool { return status(st, failed) == "completed" })
+	waitFor(t, "the order completed", 30*time.Second, func() bool {
+		stage, _ := record(t, st, failed).CurrentStage()
+		return status(st, failed) == "completed" && stage == enrollment.StageCompleted
+	})
 	time.Sleep(time.Second) // anything more would have happened by now
 	st.Shop.Wait()
 	var enrolls, completions int
@@ -170,8 +173,8 @@ func TestBrowserConsole(t *testing.T) {
 		rec.Actions[0].By.Via != enrollment.ViaConsole || !strings.Contains(rec.Actions[0].By.UserAgent, "Chrome") {
 		t.Errorf("the retry is recorded as %+v", rec.Actions)
 	}
-	if stage, _ := rec.CurrentStage(); stage != enrollment.StageCompleted {
-		t.Errorf("after the retry the order is %s", stage)
+	if rec.Stage != enrollment.StageCompleted {
+		t.Errorf("after the retry the order's stored stage is %s", rec.Stage)
 	}
 
 	// The resend on the bank transfer sends one email, recorded with who asked.

@@ -91,7 +91,9 @@ func TestConsoleResendSendsOneMoreEmail(t *testing.T) {
 	if code != http.StatusOK || !strings.Contains(body, `data-state="done"`) {
 		t.Fatalf("resend: HTTP %d\n%s", code, body)
 	}
-	waitFor(t, "the second confirmation email", 30*time.Second, func() bool { return len(requestEmails(st, o.Number)) == 2 })
+	waitFor(t, "the second confirmation email", 30*time.Second, func() bool {
+		return len(requestEmails(st, o.Number)) == 2 && record(t, st, id).Email.State == enrollment.EmailSent
+	})
 	// The form again, and time for anything else to arrive.
 	code, body = consolePost(t, st, form, "operator@example.com")
 	if code != http.StatusOK || !strings.Contains(body, `data-state="replayed"`) {
