@@ -16,6 +16,7 @@ import (
 
 	"github.com/aulasneo/wc-openedx/internal/config"
 	"github.com/aulasneo/wc-openedx/internal/confirm"
+	"github.com/aulasneo/wc-openedx/internal/console"
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
 	"github.com/aulasneo/wc-openedx/internal/jobs"
 	"github.com/aulasneo/wc-openedx/internal/mail"
@@ -30,6 +31,7 @@ const (
 	NameEnroll  = config.Enroll
 	NameConfirm = config.Confirm
 	NameSweep   = config.Sweep
+	NameConsole = config.Console
 )
 
 // jobTimeout bounds one job; it stays below the production ack deadline (300 s). A job may
@@ -37,7 +39,7 @@ const (
 // bounded on its own, and a job waiting for another worker's claim stops in time.
 const jobTimeout = 240 * time.Second
 
-// App is the service wired from its configuration: the four functions and what they share.
+// App is the service wired from its configuration: the five functions and what they share.
 type App struct {
 	Config    *config.Config
 	Log       *slog.Logger
@@ -50,6 +52,7 @@ type App struct {
 	verifier *woocommerce.Verifier
 	auth     *pushAuth
 	confirm  http.Handler
+	console  http.Handler
 }
 
 // Options change how New wires the App; tests use them.
@@ -124,7 +127,9 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	if cfg.Serves(NameEnroll) || cfg.Serves(NameSweep) {
 		a.Shop = woocommerce.New(woocommerce.Config{BaseURL: cfg.WCURL, ConsumerKey: cfg.WCConsumerKey, ConsumerSecret: cfg.WCConsumerSecret, HTTPClient: opt.ShopHTTPClient, Log: log})
 		mailer := mail.New(mail.Config{APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.MailFrom, ShopName: shopName(cfg), Language: cfg.Language, LinkTTL: cfg.ConfirmLinkTTL})
-		svc.Shop, svc.Mailer = a.Shop, mailer
+		// Notes and emails about an order are also events of it (the Console's timeline).
+		rec := enrollment.Recorder{Log: a.Store, Now: now, Slog: log}
+		svc.Shop, svc.Mailer = rec.Shop(a.Shop), rec.Mailer(mailer)
 		// Reconciliation and webhook health (SPEC §2.7).
 		svc.ShopAdmin, svc.Alerter = a.Shop, mailer
 		svc.SweepSettings = enrollment.SweepSettings{
@@ -145,6 +150,11 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	}
 	if cfg.Serves(NameConfirm) {
 		a.confirm = &confirm.Handler{Signer: a.Signer, Confirmer: svc, Language: cfg.Language, ShopName: shopName(cfg), Now: now, Log: log}
+	}
+	if cfg.Serves(NameConsole) {
+		// Reads Firestore and queues jobs; holds no credential of the shop, the LMS or
+		// SendGrid. On Cloud Run the operator is who Cloud Run verified (internal/console).
+		a.console = &console.Handler{Store: a.Store, Actions: svc, Language: cfg.Language, ShopName: shopName(cfg), ShopURL: cfg.WCURL, CloudRun: cfg.CloudRunService != "", Now: now, Log: log}
 	}
 	return a, nil
 }
@@ -182,6 +192,8 @@ func (a *App) Handler(name string) (http.Handler, error) {
 		h = a.confirm.ServeHTTP
 	case NameSweep:
 		h = a.sweep
+	case NameConsole:
+		h = a.console.ServeHTTP
 	default:
 		return nil, fmt.Errorf("no function %q", name)
 	}

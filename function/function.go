@@ -1,5 +1,5 @@
 // Package function is the Functions Framework package of the service: it registers Webhook,
-// Enroll, Confirm and Sweep (SPEC §1) and wires them to the internal packages. Handlers are
+// Enroll, Confirm, Sweep and Console (SPEC §1) and wires them to the internal packages. Handlers are
 // thin: decode, one call, map the error to a status.
 package function
 

@@ -1,9 +1,15 @@
 package function
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
+
+	"github.com/aulasneo/wc-openedx/internal/store"
 )
+
+// indexPerSweep is how many orders one sweep indexes for the Console (store.IndexOrders).
+const indexPerSweep = 300
 
 // sweep is the Sweep function, called by Cloud Scheduler (SPEC §2.7): it publishes jobs left
 // in the outbox, checks the shop's webhooks and reconciles the orders modified since its last
@@ -21,7 +27,23 @@ func (a *App) sweep(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	started := a.Service.Now().UTC()
 	rep, err := a.Service.Sweep(ctx)
+	run := store.SweepRun{StartedAt: started, FinishedAt: a.Service.Now().UTC(), Result: rep}
+	if err != nil {
+		run.Error = err.Error()
+	}
+	// What it did, for the Console's health page.
+	if rerr := a.Store.RecordSweepRun(context.WithoutCancel(ctx), run); rerr != nil {
+		a.Log.WarnContext(ctx, "could not record the sweep's run", "error", rerr)
+	}
+	// Orders recorded before the Console existed get their stage and buyer email, a few
+	// hundred a run, so that the Console's lists find them.
+	if n, ierr := a.Store.IndexOrders(ctx, indexPerSweep); ierr != nil {
+		a.Log.WarnContext(ctx, "could not index orders for the console; the next sweep goes on", "error", ierr)
+	} else if n > 0 {
+		a.Log.InfoContext(ctx, "orders indexed for the console", "orders", n)
+	}
 	if err != nil {
 		a.Log.ErrorContext(ctx, "sweep could not run", "error", err)
 		reject(w, http.StatusInternalServerError, err.Error())

@@ -153,6 +153,22 @@ func TestLoadPerFunction(t *testing.T) {
 		t.Errorf("Confirm without its key: %v", err)
 	}
 
+	// The Console reads Firestore and queues jobs: no secret at all, and on Cloud Run no
+	// push check (Cloud Run's IAM and the operator's identity guard it).
+	consoleOnly := map[string]string{"FUNCTION_TARGET": "Console", "K_SERVICE": "console", "GOOGLE_CLOUD_PROJECT": "p", "WC_URL": "https://s.example.com", "LANGUAGE": "es"}
+	c, err = Load(env(consoleOnly))
+	if err != nil || !c.Serves(Console) || c.Language != "es" {
+		t.Errorf("Console with only its variables: %+v, %v", c, err)
+	}
+	all["FUNCTION_TARGET"] = "Console"
+	c, err = Load(env(all))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.WCConsumerKey != "" || c.WCConsumerSecret != "" || c.WCWebhookSecret != "" || c.OpenEdXClientSecret != "" || c.SendGridAPIKey != "" || c.ConfirmSigningKey != "" || c.MailFrom != "" {
+		t.Errorf("the Console process holds what it does not need: %+v", c)
+	}
+
 	all["FUNCTION_TARGET"] = "Checkout"
 	if _, err := Load(env(all)); err == nil || !strings.Contains(err.Error(), `FUNCTION_TARGET: "Checkout"`) {
 		t.Errorf("unknown target: %v", err)

@@ -83,9 +83,14 @@ type OrderRecord struct {
 	// the lines it is enrolling at this moment (claimed), unless the order is refunded or
 	// cancelled. The store writes it from AccessKeys, so that other
 	// orders' unenrollments can ask whether any order still grants a course.
-	Grants    []string  `firestore:"grants,omitempty"`
-	CreatedAt time.Time `firestore:"createdAt"`
-	UpdatedAt time.Time `firestore:"updatedAt"`
+	Grants []string `firestore:"grants,omitempty"`
+	// Stage (CurrentStage) and BuyerEmail (the billing email, trimmed and lower-cased) are
+	// written by the store with every write of the record, for the Console's queries: the
+	// orders in a stage, the orders of a buyer, newest first.
+	Stage      string    `firestore:"stage,omitempty"`
+	BuyerEmail string    `firestore:"buyerEmail,omitempty"`
+	CreatedAt  time.Time `firestore:"createdAt"`
+	UpdatedAt  time.Time `firestore:"updatedAt"`
 }
 
 // OrderSnapshot is the latest order as received, in the fields the service uses.

@@ -2,9 +2,13 @@
 //
 //	orders/{orderId}                        the order record (enrollment.OrderRecord)
 //	orders/{orderId}/deliveries/{sha256}    every webhook delivery, once
+//	orders/{orderId}/events/{id}            what the record does not keep: jobs queued and
+//	                                        run, notes posted, emails sent (console.go)
 //	outbox/{jobId}                          jobs recorded with their order, not yet published
+//	deadLetters/{jobId}                     jobs whose retries ran out (console.go)
 //	deliveries/{sha256}                     signed deliveries of topics that are not orders
 //	sweep/state                             the sweep's checkpoint and open incidents
+//	sweep/lastRun                           what the last sweep did (console.go)
 package store
 
 import (
@@ -98,7 +102,7 @@ func (s *Store) Intake(ctx context.Context, d enrollment.Delivery, apply func(*e
 			return err
 		}
 		if next != nil {
-			next.Grants = next.AccessKeys()
+			derive(next)
 			fit(next)
 			if err := tx.Set(oref, next); err != nil {
 				return err
@@ -115,9 +119,16 @@ func (s *Store) Intake(ctx context.Context, d enrollment.Delivery, apply func(*e
 	return outcome, jobs, nil
 }
 
+// addJobs writes jobs into the outbox, and each into its order's events (for the Console's
+// timeline; the outbox forgets a job once it is published). The event's id is the job's, so
+// a transaction that runs again writes it once.
 func (s *Store) addJobs(tx *firestore.Transaction, jobs []enrollment.Job) error {
 	for _, j := range jobs {
 		if err := tx.Set(s.c.Collection(Outbox).Doc(j.ID), j); err != nil {
+			return err
+		}
+		e := enrollment.Event{At: j.CreatedAt, Kind: enrollment.EventJobQueued, Job: j.ID, JobKind: j.Kind}
+		if err := tx.Set(s.events(j.OrderID).Doc("queued-"+j.ID), e); err != nil {
 			return err
 		}
 	}
@@ -164,7 +175,7 @@ func (s *Store) Update(ctx context.Context, orderID int64, fn func(*enrollment.O
 			return nil // nothing changed: no write (many steps of a job only check)
 		}
 		rec.UpdatedAt = time.Now().UTC()
-		rec.Grants = rec.AccessKeys()
+		derive(&rec)
 		fit(&rec)
 		if err := tx.Set(ref, &rec); err != nil {
 			return err

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,7 +102,7 @@ func TestServesEveryFunctionAtItsName(t *testing.T) {
 	if code := ping(t, base+"/Webhook"); code != 200 {
 		t.Errorf("/Webhook ping answered %d", code)
 	}
-	for path, want := range map[string]int{"/Confirm": 400, "/Sweep": 405, "/Enroll": 405} {
+	for path, want := range map[string]int{"/Confirm": 400, "/Sweep": 405, "/Enroll": 405, "/Console": 200} {
 		resp, err := http.Get(base + path)
 		if err != nil {
 			t.Fatal(err)
@@ -248,5 +249,59 @@ func TestPrivateFunctionFailsClosedOnCloudRun(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// consoleToken is an operator's ID token as Cloud Run passes it to the container: checked,
+// its signature removed.
+func consoleToken(email string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	claims := fmt.Sprintf(`{"iss":"https://accounts.google.com","aud":"32555940559.apps.googleusercontent.com","email":%q,"email_verified":true,"exp":%d}`, email, time.Now().Add(time.Hour).Unix())
+	return enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + enc([]byte(claims)) + ".SIGNATURE_REMOVED_BY_GOOGLE"
+}
+
+// The Console starts on Cloud Run with only its variables (no secret, no push check), and
+// there refuses whoever Cloud Run did not verify (issue 14: fail closed).
+func TestConsoleOnCloudRun(t *testing.T) {
+	bin := build(t)
+	port := freePort(t)
+	environ := []string{
+		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+		"FIRESTORE_EMULATOR_HOST=" + os.Getenv("FIRESTORE_EMULATOR_HOST"),
+		"PUBSUB_EMULATOR_HOST=" + os.Getenv("PUBSUB_EMULATOR_HOST"),
+		"PORT=" + port, "GOOGLE_CLOUD_PROJECT=" + testenv.Project(t),
+		"FUNCTION_TARGET=Console", "K_SERVICE=console", "WC_URL=https://shop.example.com", "LANGUAGE=es",
+	}
+	start(t, bin, environ, port)
+	get := func(hdr ...string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:"+port+"/?p=health", nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := get(); code != http.StatusForbidden || !strings.Contains(body, `<main id="forbidden">`) {
+		t.Errorf("without an identity: HTTP %d, want 403\n%s", code, body)
+	}
+	if code, _ := get("X-Console-Operator", "someone@example.com"); code != http.StatusForbidden {
+		t.Errorf("with the local operator header on Cloud Run: HTTP %d, want 403", code)
+	}
+	code, body := get("X-Serverless-Authorization", "Bearer "+consoleToken("ops@example.com"))
+	if code != http.StatusOK || !strings.Contains(body, `<main id="health">`) || !strings.Contains(body, "Usted opera como ops@example.com") {
+		t.Errorf("with Cloud Run's identity: HTTP %d\n%s", code, body)
+	}
+	resp, err := http.PostForm("http://127.0.0.1:"+port+"/", url.Values{"action": {"retry"}, "id": {"1"}, "key": {"console-00000000000000000000000000000000"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("an action without an identity: HTTP %d, want 403", resp.StatusCode)
 	}
 }

@@ -1,0 +1,78 @@
+package enrollment
+
+// Stages of an order as the shop's people follow it: the Console lists orders by stage. The
+// store writes an order's stage on every write of its record (OrderRecord.Stage), so that it
+// can be queried.
+const (
+	// StageAwaitingConfirmation: a bank transfer (or cheque, cash on delivery) order waiting
+	// for someone to confirm that the money arrived.
+	StageAwaitingConfirmation = "awaiting-confirmation"
+	// StageEnrolling: paid, and some course line is not enrolled yet (or the order is not yet
+	// completed): the service is working on it.
+	StageEnrolling = "enrolling"
+	// StageCompleted: every course line is enrolled and the completion is done.
+	StageCompleted = "completed"
+	// StageFailed: a course line failed for good (and no retry is queued), the shop refused
+	// to complete the order, or the confirmation email could not be sent.
+	StageFailed = "failed"
+	// StageUnenrolled: access to a course of the order was taken away (refund, cancellation).
+	StageUnenrolled = "unenrolled"
+	// StageClosed: cancelled, refunded or failed in the shop with nothing more to do.
+	StageClosed = "closed"
+	// StageNone: nothing for the service to do: no course lines, or not paid yet.
+	StageNone = "none"
+)
+
+// Stages lists the stages in the order people look for them.
+var Stages = []string{StageAwaitingConfirmation, StageEnrolling, StageCompleted, StageFailed, StageUnenrolled, StageClosed, StageNone}
+
+// CurrentStage says which stage the order is in and, for StageFailed, why (in the words of
+// the line's reason, the completion's error or the email's error).
+func (rec *OrderRecord) CurrentStage() (stage, reason string) {
+	for _, l := range rec.Lines {
+		if l.State == LineUnenrolled {
+			return StageUnenrolled, ""
+		}
+	}
+	if r := rec.failure(); r != "" {
+		return StageFailed, r
+	}
+	switch {
+	case len(rec.Lines) == 0:
+		return StageNone, ""
+	case IsClosed(rec.Status):
+		return StageClosed, ""
+	case rec.PaidBy == "" && rec.Confirm:
+		return StageAwaitingConfirmation, ""
+	case rec.PaidBy == "":
+		return StageNone, ""
+	}
+	for _, l := range rec.Lines {
+		refunded := (l.State == LineUnenrolled || l.State == LineKept) && l.UnenrolledBy == ScopeRefunds
+		if l.State != LineEnrolled && !refunded {
+			return StageEnrolling, ""
+		}
+	}
+	if rec.Completion.State == "" || !rec.Completion.Noted {
+		return StageEnrolling, ""
+	}
+	return StageCompleted, ""
+}
+
+// failure is why the order is failed now, "" when it is not: a line that failed for good in
+// the latest enrollment (a retry queued since then is still to run), a completion the shop
+// refused, or a confirmation email that could not be sent while the payment still waits.
+func (rec *OrderRecord) failure() string {
+	for _, l := range rec.Lines {
+		if l.State == LineFailed && l.FailedGen >= rec.EnrollGen {
+			return l.Course + ": " + l.Reason
+		}
+	}
+	if rec.Completion.State == CompletionFailed {
+		return "could not complete the order: " + rec.Completion.Error
+	}
+	if rec.Email.State == EmailFailed && rec.PaidBy == "" && !IsClosed(rec.Status) {
+		return "the payment confirmation email could not be sent: " + rec.Email.Error
+	}
+	return ""
+}
