@@ -40,11 +40,12 @@ type Service struct {
 	Shop        Shop
 	Mailer      Mailer
 	ConfirmLink func(orderID int64) string
+	Settings    Settings
+	Now         func() time.Time
+	Log         *slog.Logger
+
 	// RetryLink is the signed Retry link of a failure email (SPEC §2.5b); nil: no button.
 	RetryLink func(orderID int64) string
-	Settings  Settings
-	Now       func() time.Time
-	Log       *slog.Logger
 
 	// Reconciliation and webhook health (SPEC §2.7); the sweep only publishes the outbox
 	// when ShopAdmin or SweepStore is nil.
