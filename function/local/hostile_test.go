@@ -509,7 +509,7 @@ func TestHostileRetryRequests(t *testing.T) {
 	waitFor(t, "F's failure note", 10*time.Second, func() bool { return strings.Contains(notes(st, idF), "enrollment failed") })
 	docs := hostileSettled(t, st, idA, idF)
 	recA, recF := record(t, st, idA), record(t, st, idF)
-	jobsSeen := watchJobs(t, st) // from here on
+	jobsSeen := watchJobs(t, st)                   // from here on
 	enrollCalls := len(st.LMS.Log.Calls("enroll")) // F's failed call
 
 	var rows []hostileRow
