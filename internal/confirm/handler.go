@@ -311,7 +311,7 @@ func (h *Handler) render(w http.ResponseWriter, status int, p page) {
 	}
 	// A Retry page lists the failed lines while they can be retried, and once this link
 	// retried them names when and from where.
-	if p.Kind != kindRetrySummary && p.Kind != kindRetried {
+	if p.Kind != kindRetrySummary {
 		p.Failed = nil
 	}
 	if a := p.Retried; a != nil && (p.Kind == kindRetried || p.Kind == kindRetryAlready) {

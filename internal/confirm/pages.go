@@ -67,7 +67,7 @@ type page struct {
 	// Confirmed is who confirmed the payment and when; ConfirmedBy is that sentence.
 	Confirmed   *enrollment.Confirmation
 	ConfirmedBy string
-	// Failed are the lines a Retry page shows (summary and queued pages); Retried is the
+	// Failed are the lines a Retry page shows (the summary only); Retried is the
 	// retry this link recorded, and RetriedBy the sentence saying when and from where.
 	Failed    []enrollment.LineFailure
 	Retried   *enrollment.Action

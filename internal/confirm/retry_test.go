@@ -160,7 +160,7 @@ func TestRetryPageKinds(t *testing.T) {
 				"Reason: No course found with id course-v1:Aulasneo&#43;PY101&#43;2026", `<form method="post" action="/">`, `id="retry"`,
 				"Retry the failed courses", "Fix the cause first", `id="failed-lines"`, "Retrying course enrollments"}, true},
 		{"POST", nil, post(1), false, 200, kindRetried,
-			[]string{"Retry started", "Order #A-1", "Python for Data Science", "marked Completed",
+			[]string{"Retry started", "Order #A-1", "marked Completed",
 				"retried through this link on March 1, 2026, 1:00 PM UTC, from the IP address 198.51.100.23"}, false},
 		{"POST replayed", nil, post(1), true, 200, kindRetryAlready,
 			[]string{"Already retried", "nothing was changed", "Order #A-1", "from the IP address 198.51.100.23"}, false},
@@ -198,6 +198,9 @@ func TestRetryPageKinds(t *testing.T) {
 			}
 			if strings.Contains(body, `id="confirm"`) || strings.Contains(body, "Confirm payment") {
 				t.Error("a Retry page offers to confirm the payment")
+			}
+			if has := strings.Contains(body, `id="failed-lines"`); has != (tt.kind == kindRetrySummary) {
+				t.Errorf("failed lines shown = %v; only the summary lists them", has)
 			}
 			_, _, after := r.counts()
 			wantQueued := 0
