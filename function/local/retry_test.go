@@ -393,3 +393,57 @@ func TestRetryLinkOfCancelledOrder(t *testing.T) {
 		t.Errorf("a cancelled order was retried: %s", recordDiff(before, after))
 	}
 }
+
+// The retry job reads the order from the shop: a transient failure of that read is retried
+// with the job; a refusal (here 404) retries the stored order as it is. A retry job nobody
+// asked for (a stray push) does nothing.
+func TestRetryJobShopReadFailures(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		name     string
+		fault    sandbox.Fault
+		fromShop bool
+	}{
+		{"shop 503 once", sandbox.Fault{Status: 503, Body: "upstream unavailable", Times: 1}, true},
+		{"shop refuses", sandbox.Fault{Status: 404, Body: `{"code":"woocommerce_rest_shop_order_invalid_id","message":"Invalid ID.","data":{"status":404}}`, Times: 100}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			st := newStack(t)
+			const missing = "course-v1:ExampleX+NEW5+2026_T1"
+			spec := cardOrder(course("New course", missing))
+			spec.Number = "RETRY-READ"
+			id := st.Shop.CreateOrder(spec)
+			tok := retryToken(t, st, failureEmail(t, st, "RETRY-READ"))
+			orderSettled(t, st, id)
+
+			// A stray retry job for this order: no retry was asked with it.
+			if err := st.App.Publisher.Publish(t.Context(), enrollment.Job{ID: "retry-stray", Kind: enrollment.JobRetry, OrderID: id, CreatedAt: time.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(2 * time.Second)
+			if rec := orderSettled(t, st, id); len(rec.Actions) != 0 || rec.EnrollGen != 1 || len(st.Shop.Log.Calls("get-order")) != 0 {
+				t.Fatalf("a stray retry job did something: actions %+v, generation %d, %d shop reads", rec.Actions, rec.EnrollGen, len(st.Shop.Log.Calls("get-order")))
+			}
+
+			st.LMS.AddCourse(missing, "audit")
+			st.Shop.Faults.Inject("get-order", c.fault)
+			if code, kind, _ := retryPage(t, st, http.MethodPost, tok); code != 200 || kind != "retry-queued" {
+				t.Fatalf("POST: HTTP %d main#%s", code, kind)
+			}
+			waitFor(t, "order completed", 60*time.Second, func() bool { return status(st, id) == "completed" })
+			waitFor(t, "the completion noted", 30*time.Second, func() bool { return record(t, st, id).Completion.Noted })
+			rec := orderSettled(t, st, id)
+			acts := retryActions(rec)
+			if len(acts) != 1 || acts[0].Outcome != enrollment.RetryQueued || acts[0].FromShop != c.fromShop {
+				t.Errorf("retry recorded as %+v; want queued, read from the shop: %v", acts, c.fromShop)
+			}
+			if n := len(st.Shop.Log.Calls("get-order")); n < 1 || (c.fromShop && n != 2) {
+				t.Errorf("%d shop reads", n)
+			}
+			if s := st.LMS.Stats(); s.Created != 1 {
+				t.Errorf("LMS %+v; want one enrollment", s)
+			}
+		})
+	}
+}
