@@ -286,13 +286,22 @@ func TestRetryLinkFailsAgainThenMove(t *testing.T) {
 	spec := cardOrder(course("Python", coursePy), course("New course", missing))
 	spec.Number = "RETRY-AGAIN"
 	id := st.Shop.CreateOrder(spec)
-	first := retryToken(t, st, failureEmail(t, st, "RETRY-AGAIN"))
+	firstEmail := failureEmail(t, st, "RETRY-AGAIN")
+	first := retryToken(t, st, firstEmail)
+	// The failed line is the second of the order: its one attempt counts once.
+	if !strings.Contains(firstEmail.Text, "Attempts: 1") {
+		t.Errorf("the first failure email does not count one attempt:\n%s", firstEmail.Text)
+	}
 	orderSettled(t, st, id)
 	if code, kind, _ := retryPage(t, st, http.MethodPost, first); code != 200 || kind != "retry-queued" {
 		t.Fatalf("POST: HTTP %d main#%s", code, kind)
 	}
 	waitFor(t, "the second failure email", 30*time.Second, func() bool { return len(emailsTo(st, "RETRY-AGAIN")) == 2 })
-	second := retryToken(t, st, emailsTo(st, "RETRY-AGAIN")[1])
+	secondEmail := emailsTo(st, "RETRY-AGAIN")[1]
+	second := retryToken(t, st, secondEmail)
+	if !strings.Contains(secondEmail.Text, "Attempts: 2") {
+		t.Errorf("the second failure email does not count two attempts:\n%s", secondEmail.Text)
+	}
 	if second == first {
 		t.Fatal("the second failure email carries the spent link")
 	}

@@ -195,6 +195,9 @@ func (s *Service) claimLine(ctx context.Context, j Job, prev *lineOutcome, tried
 				}
 				continue
 			}
+			if c.line != nil && l.Invalid == "" && l.Unreadable == "" && email != "" {
+				continue // one LMS call per claim: this line is claimed on a later pass
+			}
 			if l.State == LineUnenrolled || l.State == LineKept {
 				// Re-opened after access was taken away: enroll, then complete again.
 				l.Reason, l.Noted = "", false
