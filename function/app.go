@@ -147,9 +147,11 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	}
 	if cfg.Serves(NameEnroll) {
 		svc.ConfirmLink = func(orderID int64) string { return confirm.Link(cfg.ConfirmURL, a.Signer.Sign(orderID, now())) }
+		// The failure email's Retry button opens the same Confirm function (SPEC §2.5b).
+		svc.RetryLink = func(orderID int64) string { return confirm.Link(cfg.ConfirmURL, a.Signer.SignRetry(orderID, now())) }
 	}
 	if cfg.Serves(NameConfirm) {
-		a.confirm = &confirm.Handler{Signer: a.Signer, Confirmer: svc, Language: cfg.Language, ShopName: shopName(cfg), Now: now, Log: log}
+		a.confirm = &confirm.Handler{Signer: a.Signer, Confirmer: svc, Retrier: svc, Language: cfg.Language, ShopName: shopName(cfg), Now: now, Log: log}
 	}
 	if cfg.Serves(NameConsole) {
 		// Reads Firestore and queues jobs; holds no credential of the shop, the LMS or

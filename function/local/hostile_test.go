@@ -3,6 +3,7 @@ package local_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"html"
 	"io"
@@ -489,4 +490,128 @@ func TestHostileBuyerEmailInMailto(t *testing.T) {
 		t.Errorf("the staff email's mailto link %q adds headers or recipients", links[0])
 	}
 	logHostileTable(t, "hostile buyer email", []hostileRow{{"billing.email x?cc=other@evil.example&subject=…", http.StatusOK, "mailto: " + links[0]}})
+}
+
+// Hostile requests with Retry links (SPEC §2.5b): a token of one kind never does the other
+// kind's work, and altered, foreign, expired or misplaced tokens change nothing. Order A waits
+// for its bank transfer to be confirmed; order F is paid and its course failed.
+func TestHostileRetryRequests(t *testing.T) {
+	t.Parallel()
+	st := newStack(t)
+	specA := bacsOrder(course("Intro to Python", coursePy))
+	specA.Number = "HOSTILE-RA"
+	specF := cardOrder(course("New course", "course-v1:ExampleX+NEW9+2026_T1"))
+	specF.Number = "HOSTILE-RF"
+	idA := st.Shop.CreateOrder(specA)
+	idF := st.Shop.CreateOrder(specF)
+	confirmA := hostileToken(t, st, "HOSTILE-RA")
+	retryF := retryToken(t, st, failureEmail(t, st, "HOSTILE-RF"))
+	waitFor(t, "F's failure note", 10*time.Second, func() bool { return strings.Contains(notes(st, idF), "enrollment failed") })
+	docs := hostileSettled(t, st, idA, idF)
+	recA, recF := record(t, st, idA), record(t, st, idF)
+	jobsSeen := watchJobs(t, st)                   // from here on
+	enrollCalls := len(st.LMS.Log.Calls("enroll")) // F's failed call
+
+	var rows []hostileRow
+	unchanged := func(t *testing.T) string {
+		t.Helper()
+		n := storedDocs(t, st)
+		a, f := record(t, st, idA), record(t, st, idF)
+		calls := len(st.LMS.Log.Calls("enroll"))
+		if n != docs || !reflect.DeepEqual(a, recA) || !reflect.DeepEqual(f, recF) || calls != enrollCalls {
+			t.Errorf("something changed: %d docs (was %d), A: %s, F: %s, %d LMS enroll calls (was %d)",
+				n, docs, recordDiff(recA, a), recordDiff(recF, f), calls, enrollCalls)
+			return "CHANGED"
+		}
+		return "no (records unchanged, no enroll call)"
+	}
+
+	otherKey := confirm.NewSigner([]byte("another-signing-key-0123456789abcdef"), st.Config.ConfirmLinkTTL)
+	retryA := st.App.Signer.SignRetry(idA, time.Now())
+	payloadF, _, _ := strings.Cut(retryF, ".")
+	_, macA, _ := strings.Cut(retryA, ".")
+	_, macConfirmA, _ := strings.Cut(confirmA, ".")
+	// F's Retry payload with its kind byte set to "confirm", its MAC kept.
+	asConfirm := func() string {
+		p, _ := base64.RawURLEncoding.DecodeString(payloadF)
+		p[0] = byte(confirm.KindConfirm)
+		return base64.RawURLEncoding.EncodeToString(p) + "." + macConfirmA
+	}()
+	cases := []struct {
+		name, method, token string
+		form                url.Values
+		wantStatus          int
+		wantPage            string
+		wantText, notText   string
+	}{
+		{"GET F's Retry link (shows the failed line)", http.MethodGet, retryF, nil, http.StatusOK, "retry-summary", "#HOSTILE-RF", "HOSTILE-RA"},
+		{"POST a Retry token for A (unpaid: nothing to retry, not confirmed)", http.MethodPost, retryA, nil, http.StatusOK, "nothing-to-retry", "#HOSTILE-RA", "HOSTILE-RF"},
+		{"POST a confirm token for F (paid: handled, not retried)", http.MethodPost, st.App.Signer.Sign(idF, time.Now()), nil, http.StatusOK, "handled", "#HOSTILE-RF", ""},
+		{"POST F's Retry payload as a confirm token", http.MethodPost, asConfirm, nil, http.StatusBadRequest, "invalid", "", "HOSTILE"},
+		{"POST F's Retry payload with A's Retry MAC", http.MethodPost, payloadF + "." + macA, nil, http.StatusForbidden, "forged", "", "HOSTILE"},
+		{"POST F's Retry payload with A's confirm MAC", http.MethodPost, payloadF + "." + macConfirmA, nil, http.StatusForbidden, "forged", "", "HOSTILE"},
+		{"POST a Retry token for F signed with another key", http.MethodPost, otherKey.SignRetry(idF, time.Now()), nil, http.StatusForbidden, "forged", "", "HOSTILE"},
+		{"POST F's Retry token expired", http.MethodPost, st.App.Signer.SignRetry(idF, time.Now().Add(-st.Config.ConfirmLinkTTL-time.Hour)), nil, http.StatusGone, "expired", "#HOSTILE-RF", ""},
+		{"POST a Retry token for an unknown order", http.MethodPost, st.App.Signer.SignRetry(987654, time.Now()), nil, http.StatusNotFound, "not-found", "", "HOSTILE"},
+		{"POST F's Retry token cut short", http.MethodPost, retryF[:len(retryF)-1], nil, http.StatusBadRequest, "invalid", "", "HOSTILE"},
+		{"POST F's Retry token in the URL, not the body", "POST-URL", retryF, nil, http.StatusBadRequest, "invalid", "", "HOSTILE"},
+		{"POST 100 KiB form with F's Retry token", http.MethodPost, "", url.Values{"t": {retryF}, "pad": {strings.Repeat("x", 100<<10)}}, http.StatusRequestEntityTooLarge, "", "", "HOSTILE"},
+	}
+	for _, c := range cases {
+		code, page, body := hostileConfirm(t, st, c.method, c.token, c.form)
+		if code != c.wantStatus || (c.wantPage != "" && page != c.wantPage) {
+			t.Errorf("%s: HTTP %d main#%s; want %d main#%s", c.name, code, page, c.wantStatus, c.wantPage)
+		}
+		if c.wantText != "" && !strings.Contains(body, c.wantText) {
+			t.Errorf("%s: the page does not name %s", c.name, c.wantText)
+		}
+		if c.notText != "" && strings.Contains(body, c.notText) {
+			t.Errorf("%s: the page names %s", c.name, c.notText)
+		}
+		time.Sleep(200 * time.Millisecond) // anything queued would have started by now
+		rows = append(rows, hostileRow{c.name, code, unchanged(t)})
+	}
+	if js := jobsSeen.jobs(t, 2*time.Second); len(js) != 0 {
+		t.Errorf("hostile Retry requests published jobs %+v", js)
+	}
+
+	// The genuine Retry POST, then the same POST replayed: one retry job in all.
+	code, page, _ := hostileConfirm(t, st, http.MethodPost, retryF, nil)
+	if code != http.StatusOK || page != "retry-queued" {
+		t.Fatalf("genuine Retry POST: HTTP %d main#%s", code, page)
+	}
+	rows = append(rows, hostileRow{"POST F's genuine Retry token (first time)", code, "yes: retry queued"})
+	hostileSettled(t, st, idA, idF)
+	before := record(t, st, idF)
+	docs = storedDocs(t, st)
+	for i := range 3 {
+		code, page, body := hostileConfirm(t, st, http.MethodPost, retryF, nil)
+		if code != http.StatusOK || page != "already-retried" || !strings.Contains(body, "#HOSTILE-RF") {
+			t.Errorf("replay %d: HTTP %d main#%s; want 200 main#already-retried naming #HOSTILE-RF", i+1, code, page)
+		}
+		time.Sleep(time.Second)
+		after := record(t, st, idF)
+		stored := "no (record unchanged)"
+		if !reflect.DeepEqual(after, before) || storedDocs(t, st) != docs {
+			t.Errorf("replay %d changed something: %s", i+1, recordDiff(before, after))
+			stored = "CHANGED"
+		}
+		rows = append(rows, hostileRow{fmt.Sprintf("POST F's genuine Retry token again (replay %d)", i+1), code, stored})
+	}
+	var retries, enrolls []int64
+	for _, j := range jobsSeen.jobs(t, 2*time.Second) {
+		switch j.Kind {
+		case enrollment.JobRetry:
+			retries = append(retries, j.OrderID)
+		case enrollment.JobEnroll:
+			enrolls = append(enrolls, j.OrderID)
+		}
+	}
+	if !reflect.DeepEqual(retries, []int64{idF}) || !reflect.DeepEqual(enrolls, []int64{idF}) {
+		t.Errorf("retry jobs for orders %v, enroll jobs for %v; want one each, for order F (%d)", retries, enrolls, idF)
+	}
+	if rec := record(t, st, idA); rec.Confirmed != nil || rec.PaidBy != "" || len(rec.Actions) != 0 || status(st, idA) != "on-hold" {
+		t.Errorf("order A: confirmed %+v, paid by %q, actions %+v", rec.Confirmed, rec.PaidBy, rec.Actions)
+	}
+	logHostileTable(t, "hostile Retry requests", rows)
 }

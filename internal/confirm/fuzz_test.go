@@ -1,6 +1,7 @@
 package confirm
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"testing"
@@ -25,17 +26,26 @@ func fuzzTime(sec, nsec int64) time.Time {
 	return time.Unix(sec, nsec)
 }
 
-// FuzzConfirmToken checks the tokens of the confirmation links (SPEC §2.5):
+// FuzzConfirmToken checks the tokens of the Confirm function's links, confirmation links
+// (SPEC §2.5) and the Retry links of failure emails (§2.5b):
 //   - Verify of any string at any time never panics; with a nil error (or ErrExpired, whose
 //     id is documented as authentic) the string is exactly the token Sign issues for that id
 //     and expiry; with any other error the id is 0;
+//   - Open of any string never panics; with a nil error or ErrExpired the string is exactly
+//     the token Sign (KindConfirm) or SignRetry (KindRetry, with the id Open returned) issues,
+//     and Verify accepts it only if it is a confirmation token; otherwise the Token is zero;
 //   - for any order id > 0 and time, Sign then Verify at that time gives the id back, the
 //     token has the documented shape, it is expired at its expiry, it is forged under another
-//     key, and changing any one character of it never leaves a usable token (one spelling).
+//     key, and changing any one character of it never leaves a usable token (one spelling);
+//     the same holds for a Retry token through Open, which Verify never accepts.
 func FuzzConfirmToken(f *testing.F) {
 	s := NewSigner(fuzzKey, fuzzTTL)
 	genuine := s.Sign(727, fuzzT0)
+	retry := s.signRetry(727, fuzzT0.Add(fuzzTTL), []byte("0123456789"))
 	for _, tok := range []string{
+		retry,
+		retry[:retryPayloadChars] + "." + genuine[payloadChars+1:],
+		genuine[:payloadChars] + "AAAAAAAAAAAAA." + retry[retryPayloadChars+1:],
 		genuine,
 		NewSigner(fuzzOtherKey, fuzzTTL).Sign(727, fuzzT0),
 		s.Sign(728, fuzzT0),
@@ -81,6 +91,40 @@ func FuzzConfirmToken(f *testing.F) {
 			t.Fatalf("Verify(%q): unexpected error %v", token, err)
 		}
 
+		// Arbitrary strings through Open.
+		o, err := s.Open(token, now)
+		switch {
+		case err == nil || errors.Is(err, ErrExpired):
+			var want string
+			switch o.Kind {
+			case KindConfirm:
+				want = s.Sign(o.OrderID, o.Expires.Add(-fuzzTTL))
+			case KindRetry:
+				rid, derr := b64.DecodeString(o.ID)
+				if derr != nil || len(rid) != retryIDLen {
+					t.Fatalf("Open(%q) = %+v: id %q is not %d bytes of base64url", token, o, o.ID, retryIDLen)
+				}
+				want = s.signRetry(o.OrderID, o.Expires, rid)
+				if vid, verr := s.Verify(token, now); !errors.Is(verr, ErrMalformed) || vid != 0 {
+					t.Fatalf("Verify accepts the Retry token %q: %d, %v", token, vid, verr)
+				}
+			default:
+				t.Fatalf("Open(%q) = %+v: unknown kind", token, o)
+			}
+			if want != token {
+				t.Fatalf("Open(%q) = %+v, %v; the signer issues %q for that", token, o, err, want)
+			}
+			if (err == nil) != now.Before(o.Expires) {
+				t.Fatalf("Open(%q) at %v = %v with expiry %v", token, now, err, o.Expires)
+			}
+		case errors.Is(err, ErrForged) || errors.Is(err, ErrMalformed):
+			if o != (Token{}) {
+				t.Fatalf("Open(%q) = %+v with error %v; want the zero Token", token, o, err)
+			}
+		default:
+			t.Fatalf("Open(%q): unexpected error %v", token, err)
+		}
+
 		// Sign → Verify.
 		if id <= 0 {
 			return
@@ -111,6 +155,38 @@ func FuzzConfirmToken(f *testing.F) {
 		bad := tok[:i] + string(c) + tok[i+1:]
 		if got, err := s.Verify(bad, now); err == nil || errors.Is(err, ErrExpired) {
 			t.Fatalf("%q (Sign(%d, %v) = %q with character %d changed) verifies as %d, %v", bad, id, now, tok, i, got, err)
+		}
+		if got, err := s.Open(bad, now); err == nil || errors.Is(err, ErrExpired) {
+			t.Fatalf("%q (Sign(%d, %v) = %q with character %d changed) opens as %+v, %v", bad, id, now, tok, i, got, err)
+		}
+
+		// SignRetry → Open, with an id drawn from the input (SignRetry draws it at random).
+		sum := sha256.Sum256([]byte(token))
+		rtok := s.signRetry(id, now.Add(fuzzTTL), sum[:retryIDLen])
+		if len(rtok) != retryTokenLen || rtok[retryPayloadChars] != '.' {
+			t.Fatalf("Retry token %q for %d is not %d characters", rtok, id, retryTokenLen)
+		}
+		r, err := s.Open(rtok, now)
+		if err != nil || r.Kind != KindRetry || r.OrderID != id || r.ID != b64.EncodeToString(sum[:retryIDLen]) {
+			t.Fatalf("Open(Retry token for %d at %v) = %+v, %v", id, now, r, err)
+		}
+		if got, err := s.Verify(rtok, now); !errors.Is(err, ErrMalformed) || got != 0 {
+			t.Fatalf("Verify accepts the Retry token for %d: %d, %v", id, got, err)
+		}
+		if got, err := s.Open(rtok, now.Add(fuzzTTL)); !errors.Is(err, ErrExpired) || got != r {
+			t.Fatalf("Retry token for %d a TTL later = %+v, %v; want %+v, ErrExpired", id, got, err, r)
+		}
+		if got, err := other.Open(rtok, now); !errors.Is(err, ErrForged) || got != (Token{}) {
+			t.Fatalf("another key opens the Retry token for %d as %+v, %v; want ErrForged", id, got, err)
+		}
+		j := int(pos) % len(rtok)
+		rc := c
+		if rc == rtok[j] {
+			rc ^= 1
+		}
+		rbad := rtok[:j] + string(rc) + rtok[j+1:]
+		if got, err := s.Open(rbad, now); err == nil || errors.Is(err, ErrExpired) {
+			t.Fatalf("%q (the Retry token %q with character %d changed) opens as %+v, %v", rbad, rtok, j, got, err)
 		}
 	})
 }

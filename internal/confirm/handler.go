@@ -2,6 +2,7 @@ package confirm
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -33,12 +34,23 @@ var securityHeaders = [][2]string{
 	{"Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"},
 }
 
-// Handler is the Confirm function (SPEC §2.5). GET ?t=TOKEN shows the order and a button;
-// POST t=TOKEN confirms the payment. GET never changes anything, since mail scanners follow
-// links.
+// Retrier is what the Retry link's pages need from the domain (SPEC §2.5b). Implemented by
+// enrollment.Service.
+type Retrier interface {
+	// RetrySummary says what a retry with key would do; it changes nothing.
+	RetrySummary(ctx context.Context, orderID int64, key string) (enrollment.ActionView, error)
+	// RetryFailed queues the retry of the order's failed lines, once per key.
+	RetryFailed(ctx context.Context, orderID int64, key string, by enrollment.Actor) (enrollment.ActionView, error)
+}
+
+// Handler is the Confirm function (SPEC §2.5, §2.5b). GET ?t=TOKEN shows a page and a button;
+// POST t=TOKEN does what the token is for: a confirmation token confirms the payment, a Retry
+// token (failure emails) retries the failed lines, once per token. GET never changes
+// anything, since mail scanners follow links.
 type Handler struct {
 	Signer    *Signer
 	Confirmer enrollment.Confirmer
+	Retrier   Retrier
 	Language  string // "en" or "es"; anything else is "en"
 	ShopName  string // shown above every page's title; may be empty
 	Now       func() time.Time
@@ -75,10 +87,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	id, ok := h.verify(w, r, r.URL.Query().Get("t"))
+	token := r.URL.Query().Get("t")
+	tok, ok := h.open(w, r, token)
 	if !ok {
 		return
 	}
+	if tok.Kind == KindRetry {
+		h.getRetry(w, r, tok, token)
+		return
+	}
+	id := tok.OrderID
 	log := h.log().With("order_id", id)
 	v, err := h.Confirmer.ConfirmationSummary(ctx, id)
 	switch {
@@ -123,10 +141,15 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 	// bare URL, so no request log holds the token of a POST. A token in a POST's query
 	// string is not read.
 	token := r.PostForm.Get("t")
-	id, ok := h.verify(w, r, token)
+	tok, ok := h.open(w, r, token)
 	if !ok {
 		return
 	}
+	if tok.Kind == KindRetry {
+		h.postRetry(w, r, tok, token)
+		return
+	}
+	id := tok.OrderID
 	log := h.log().With("order_id", id)
 	who := enrollment.Confirmation{At: h.now(), IP: clientIP(r), UserAgent: truncate(r.UserAgent(), maxUserAgent)}
 	v, err := h.Confirmer.ConfirmPayment(ctx, id, who)
@@ -169,28 +192,106 @@ func orderPage(id int64, v enrollment.ConfirmView) page {
 	return p
 }
 
-// verify checks the token; when it is not usable it writes the error page and returns false.
-func (h *Handler) verify(w http.ResponseWriter, r *http.Request, token string) (int64, bool) {
-	id, err := h.Signer.Verify(token, h.now())
+// open checks the token; when it is not usable it writes the error page (in the words of the
+// kind of link it claims to be) and returns false.
+func (h *Handler) open(w http.ResponseWriter, r *http.Request, token string) (Token, bool) {
+	tok, err := h.Signer.Open(token, h.now())
+	retry := ClaimedKind(token) == KindRetry
 	switch {
 	case err == nil:
-		return id, true
+		return tok, true
 	case errors.Is(err, ErrExpired):
-		h.log().InfoContext(r.Context(), "expired confirm link", "order_id", id)
+		h.log().InfoContext(r.Context(), "expired link", "order_id", tok.OrderID, "retry", retry)
 		// The signature was good, so the id is ours: name the order to move by hand.
-		p := page{Kind: kindExpired, Number: strconv.FormatInt(id, 10)}
-		if v, err := h.Confirmer.ConfirmationSummary(r.Context(), id); err == nil && v.Order != nil {
+		p := page{Kind: kindExpired, Retry: retry, Number: strconv.FormatInt(tok.OrderID, 10)}
+		if v, err := h.Confirmer.ConfirmationSummary(r.Context(), tok.OrderID); err == nil && v.Order != nil {
 			p.Number = v.Order.DisplayNumber()
 		}
 		h.render(w, http.StatusGone, p)
 	case errors.Is(err, ErrForged):
-		h.log().WarnContext(r.Context(), "forged confirm link", "ip", clientIP(r))
-		h.render(w, http.StatusForbidden, page{Kind: kindForged})
+		h.log().WarnContext(r.Context(), "forged link", "ip", clientIP(r), "retry", retry)
+		h.render(w, http.StatusForbidden, page{Kind: kindForged, Retry: retry})
 	default:
-		h.log().InfoContext(r.Context(), "malformed or missing confirm token", "present", token != "")
+		h.log().InfoContext(r.Context(), "malformed or missing token", "present", token != "")
 		h.render(w, http.StatusBadRequest, page{Kind: kindInvalid})
 	}
-	return 0, false
+	return Token{}, false
+}
+
+// getRetry shows the failed lines of a Retry link's order and the Retry button (SPEC §2.5b);
+// it changes nothing.
+func (h *Handler) getRetry(w http.ResponseWriter, r *http.Request, tok Token, token string) {
+	ctx := r.Context()
+	log := h.log().With("order_id", tok.OrderID)
+	v, err := h.Retrier.RetrySummary(ctx, tok.OrderID, tok.ID)
+	switch {
+	case errors.Is(err, enrollment.ErrOrderNotFound):
+		log.WarnContext(ctx, "retry link for an unknown order")
+		h.render(w, http.StatusNotFound, page{Kind: kindNotFound, Retry: true, Number: strconv.FormatInt(tok.OrderID, 10)})
+		return
+	case err != nil:
+		log.ErrorContext(ctx, "load order for retry", "error", err)
+		h.render(w, http.StatusServiceUnavailable, page{Kind: kindLoadFailed, Retry: true, Number: strconv.FormatInt(tok.OrderID, 10)})
+		return
+	}
+	p := retryPage(tok.OrderID, v)
+	status := http.StatusOK
+	switch v.State {
+	case enrollment.ActionAvailable:
+		p.Kind, p.Token, p.Action = kindRetrySummary, token, r.URL.Path
+	case enrollment.ActionReplayed:
+		p.Kind = kindRetryAlready
+	case enrollment.ActionClosed:
+		p.Kind, status = kindClosed, http.StatusConflict
+	default:
+		p.Kind = kindRetryNothing
+	}
+	log.InfoContext(ctx, "retry page shown", "state", string(v.State))
+	h.render(w, status, p)
+}
+
+// postRetry queues the retry of a Retry link's order, once per token (SPEC §2.5b).
+func (h *Handler) postRetry(w http.ResponseWriter, r *http.Request, tok Token, token string) {
+	ctx := r.Context()
+	log := h.log().With("order_id", tok.OrderID)
+	by := enrollment.Actor{Via: enrollment.ViaRetryLink, IP: clientIP(r), UserAgent: truncate(r.UserAgent(), maxUserAgent)}
+	v, err := h.Retrier.RetryFailed(ctx, tok.OrderID, tok.ID, by)
+	switch {
+	case errors.Is(err, enrollment.ErrOrderNotFound):
+		log.WarnContext(ctx, "retry post for an unknown order")
+		h.render(w, http.StatusNotFound, page{Kind: kindNotFound, Retry: true, Number: strconv.FormatInt(tok.OrderID, 10)})
+		return
+	case err != nil:
+		log.ErrorContext(ctx, "retry failed lines", "error", err)
+		h.render(w, http.StatusServiceUnavailable, page{Kind: kindNotRetried, Retry: true, Number: strconv.FormatInt(tok.OrderID, 10), Token: token, Action: r.URL.Path})
+		return
+	}
+	p := retryPage(tok.OrderID, v)
+	status := http.StatusOK
+	switch v.State {
+	case enrollment.ActionDone:
+		p.Kind = kindRetried
+		log.InfoContext(ctx, "retry queued through link", "ip", by.IP, "lines", len(v.Failed))
+	case enrollment.ActionReplayed:
+		p.Kind = kindRetryAlready
+		log.InfoContext(ctx, "retry link used again: nothing done")
+	case enrollment.ActionClosed:
+		p.Kind, status = kindClosed, http.StatusConflict
+		log.InfoContext(ctx, "retry link for a closed order")
+	default:
+		p.Kind = kindRetryNothing
+		log.InfoContext(ctx, "retry link with nothing to retry", "state", string(v.State))
+	}
+	h.render(w, status, p)
+}
+
+// retryPage is a Retry page about the order with this id.
+func retryPage(id int64, v enrollment.ActionView) page {
+	p := page{Retry: true, Number: strconv.FormatInt(id, 10), Failed: v.Failed, Retried: v.Action}
+	if v.Order != nil {
+		p.Number = v.Order.DisplayNumber()
+	}
+	return p
 }
 
 func (h *Handler) render(w http.ResponseWriter, status int, p page) {
@@ -200,6 +301,22 @@ func (h *Handler) render(w http.ResponseWriter, status int, p page) {
 	}
 	p.T = catalog[p.Lang]
 	p.Text = p.T.Pages[p.Kind]
+	if t, ok := p.T.RetryPages[p.Kind]; ok && p.Retry {
+		p.Text = t
+	}
+	p.Tone = p.Kind.tone()
+	p.Button, p.ButtonID, p.Check = p.T.Confirm, "confirm", p.T.Check
+	if p.Retry {
+		p.Button, p.ButtonID, p.Check = p.T.Retry, "retry", p.T.RetryCheck
+	}
+	// A Retry page lists the failed lines while they can be retried, and once this link
+	// retried them names when and from where.
+	if p.Kind != kindRetrySummary {
+		p.Failed = nil
+	}
+	if a := p.Retried; a != nil && (p.Kind == kindRetried || p.Kind == kindRetryAlready) {
+		p.RetriedBy = fmt.Sprintf(p.T.RetriedBy, formatDate(a.At.UTC(), p.Lang)+" UTC", a.By.IP)
+	}
 	p.Shop = h.ShopName
 	// Once the payment is confirmed the page names who confirmed it and when, and no
 	// longer shows the customer's details: the link may be forwarded or left open.

@@ -26,11 +26,33 @@ const (
 	kindExpired      kind = "expired"            // 410
 	kindLoadFailed   kind = "unavailable"        // 503 on GET
 	kindNotConfirmed kind = "not-confirmed"      // 503 on POST
+
+	// Pages of the Retry link of a failure email (SPEC §2.5b). A Retry link's closed, expired,
+	// forged, not-found and other error pages are the kinds above (same ids and codes as the
+	// Confirm link), with the words of texts.RetryPages.
+	kindRetrySummary kind = "retry-summary"    // 200: the failed lines and the Retry button
+	kindRetried      kind = "retry-queued"     // 200: this POST queued the retry
+	kindRetryAlready kind = "already-retried"  // 200: this link retried the order before
+	kindRetryNothing kind = "nothing-to-retry" // 200: no failed line is left
+	kindNotRetried   kind = "not-retried"      // 503 on POST
 )
+
+// tone colours a page's title: done, asking, or something is wrong.
+func (k kind) tone() string {
+	switch k {
+	case kindConfirmed, kindAlready, kindHandled, kindRetried, kindRetryAlready, kindRetryNothing:
+		return "ok"
+	case kindSummary, kindRetrySummary:
+		return "ask"
+	}
+	return "bad"
+}
 
 // page is what the template renders.
 type page struct {
 	Kind    kind
+	Tone    string // kind.tone()
+	Retry   bool   // a Retry link's page: its words come from texts.RetryPages first
 	Lang    string
 	T       *texts
 	Text    pageText
@@ -38,11 +60,18 @@ type page struct {
 	Number  string            // the order number, "" when unknown (or not to be trusted)
 	Order   *enrollment.Order // non-nil: show the order's details
 	Details *orderDetails
-	Token   string // non-empty: show the Confirm form posting it
+	Token   string // non-empty: show the form posting it (Confirm, or Retry on a Retry page)
 	Action  string // where the form posts: the page's own path, without the query string
+	// The form's button and the line under it, in the words of the page's link.
+	Button, ButtonID, Check string
 	// Confirmed is who confirmed the payment and when; ConfirmedBy is that sentence.
 	Confirmed   *enrollment.Confirmation
 	ConfirmedBy string
+	// Failed are the lines a Retry page shows (the summary only); Retried is the
+	// retry this link recorded, and RetriedBy the sentence saying when and from where.
+	Failed    []enrollment.LineFailure
+	Retried   *enrollment.Action
+	RetriedBy string
 }
 
 // orderDetails is an order formatted for the page.
@@ -119,6 +148,14 @@ type texts struct {
 	Product, Quantity, LineTotal, OrderTotal, Confirm, Check string
 	Footer                                                   string
 	ConfirmedBy                                              string // "Confirmed %[1]s from the address %[2]s."
+
+	// The Retry link's pages (SPEC §2.5b): its own kinds, and its words for the kinds it
+	// shares with the Confirm link (closed, expired, forged, not found).
+	RetryPages        map[kind]pageText
+	Course, Reason    string
+	Retry, RetryCheck string // the button, and the line under it
+	RetryFooter       string
+	RetriedBy         string // "Retried %[1]s from the address %[2]s."
 }
 
 var catalog = map[string]*texts{
@@ -196,6 +233,59 @@ var catalog = map[string]*texts{
 				Next:  "Please try again in a few minutes. If it keeps failing, open the order in WooCommerce and change its status to Processing instead.",
 			},
 		},
+
+		// Retry link of the failure email (SPEC §2.5b).
+		Course: "Course", Reason: "Reason",
+		Retry:       "Retry the failed courses",
+		RetryCheck:  "Fix the cause first: with the same SKU and the same course, the retry fails again.",
+		RetryFooter: "Retrying course enrollments",
+		RetriedBy:   "The failed courses were retried through this link on %s, from the IP address %s.",
+		RetryPages: map[kind]pageText{
+			kindRetrySummary: {
+				Title: "Retry the failed enrollments",
+				Lead:  "The learner could not be enrolled in the courses below. Fix the cause first (the product's SKU in WooCommerce, or the course in Open edX), then retry: the order is read again from the shop, the failed courses are tried again, and courses already enrolled are not enrolled twice.",
+			},
+			kindRetried: {
+				Title: "Retry started",
+				Lead:  "The failed courses are being retried. When the learner is enrolled, the order is marked Completed in the shop; if a course fails again, a new failure email is sent.",
+				Next:  "There is nothing more to do. You can close this page.",
+			},
+			kindRetryAlready: {
+				Title: "Already retried",
+				Lead:  "This link was already used to retry the failed courses, so nothing was changed.",
+				Next:  "If a course failed again, a new failure email with a new Retry button was sent. You can close this page.",
+			},
+			kindRetryNothing: {
+				Title: "Nothing to retry",
+				Lead:  "This order has no failed courses now: they were enrolled since, for example after the order was moved to Processing in the shop. Nothing was changed.",
+				Next:  "You can close this page.",
+			},
+			kindNotRetried: {
+				Title: "The retry could not be started right now",
+				Lead:  "A temporary problem prevented recording the retry, so nothing was retried yet.",
+				Next:  "Please try again in a few minutes. If it keeps failing, open the order in WooCommerce, change its status to On hold and save, then back to Processing and save.",
+			},
+			kindClosed: {
+				Title: "This order is closed",
+				Lead:  "The order was cancelled, refunded or marked failed in the shop, so its courses cannot be retried here. Nothing was changed.",
+				Next:  "If the learner should be enrolled after all, reopen the order in WooCommerce and move it to Processing.",
+			},
+			kindExpired: {
+				Title: "This link has expired",
+				Lead:  "Links to retry an enrollment are valid for a limited time, and this one can no longer be used. Nothing was changed.",
+				Next:  "To retry, open the order in WooCommerce, change its status to On hold and save, then back to Processing and save.",
+			},
+			kindForged: {
+				Title: "This link is not valid",
+				Lead:  "This link was not issued by the shop's enrollment service, or it was altered. Nothing was changed.",
+				Next:  "Use the link from the original email, or open the order in WooCommerce, change its status to On hold and save, then back to Processing and save.",
+			},
+			kindNotFound: {
+				Title: "Order not found",
+				Lead:  "The enrollment service has no record of this order. Nothing was changed.",
+				Next:  "Check the order in WooCommerce. To retry its enrollment, change its status to On hold and save, then back to Processing and save.",
+			},
+		},
 	},
 	"es": {
 		Order: "Pedido", Date: "Fecha", Customer: "Cliente", Email: "Correo electrónico",
@@ -271,6 +361,59 @@ var catalog = map[string]*texts{
 				Next:  "Vuelva a intentarlo en unos minutos. Si sigue fallando, abra el pedido en WooCommerce y cambie su estado a «Procesando».",
 			},
 		},
+
+		// Enlace «Reintentar» del aviso de fallo (SPEC §2.5b).
+		Course: "Curso", Reason: "Motivo",
+		Retry:       "Reintentar los cursos que fallaron",
+		RetryCheck:  "Primero corrija la causa: con el mismo SKU y el mismo curso, el reintento vuelve a fallar.",
+		RetryFooter: "Reintento de inscripciones a cursos",
+		RetriedBy:   "Los cursos que fallaron se reintentaron con este enlace el %s, desde la dirección IP %s.",
+		RetryPages: map[kind]pageText{
+			kindRetrySummary: {
+				Title: "Reintentar las inscripciones que fallaron",
+				Lead:  "No se pudo inscribir al estudiante en los cursos siguientes. Primero corrija la causa (el SKU del producto en WooCommerce o el curso en Open edX) y luego reintente: el pedido se vuelve a leer de la tienda, los cursos que fallaron se intentan de nuevo y los cursos ya inscritos no se inscriben dos veces.",
+			},
+			kindRetried: {
+				Title: "Reintento en curso",
+				Lead:  "Se están reintentando los cursos que fallaron. Cuando el estudiante quede inscrito, el pedido se marcará como «Completado» en la tienda; si algún curso vuelve a fallar, se enviará un nuevo correo de aviso.",
+				Next:  "No hay nada más que hacer. Puede cerrar esta página.",
+			},
+			kindRetryAlready: {
+				Title: "Ya se reintentó",
+				Lead:  "Este enlace ya se usó para reintentar los cursos que fallaron, así que no se hizo ningún cambio.",
+				Next:  "Si algún curso volvió a fallar, se envió un nuevo correo de aviso con un nuevo botón para reintentar. Puede cerrar esta página.",
+			},
+			kindRetryNothing: {
+				Title: "No hay nada que reintentar",
+				Lead:  "Este pedido ya no tiene cursos que hayan fallado: se inscribieron después, por ejemplo al cambiar el pedido a «Procesando» en la tienda. No se hizo ningún cambio.",
+				Next:  "Puede cerrar esta página.",
+			},
+			kindNotRetried: {
+				Title: "No se pudo iniciar el reintento en este momento",
+				Lead:  "Un problema temporal impidió registrar el reintento, así que todavía no se reintentó nada.",
+				Next:  "Vuelva a intentarlo en unos minutos. Si sigue fallando, abra el pedido en WooCommerce, cambie su estado a «En espera» y guarde; luego vuelva a ponerlo en «Procesando» y guarde.",
+			},
+			kindClosed: {
+				Title: "Este pedido está cerrado",
+				Lead:  "El pedido se canceló, se reembolsó o se marcó como fallido en la tienda, así que sus cursos no se pueden reintentar aquí. No se hizo ningún cambio.",
+				Next:  "Si de todos modos hay que inscribir al estudiante, reabra el pedido en WooCommerce y cámbielo a «Procesando».",
+			},
+			kindExpired: {
+				Title: "Este enlace ha vencido",
+				Lead:  "Los enlaces para reintentar una inscripción valen por un tiempo limitado y este ya no se puede usar. No se hizo ningún cambio.",
+				Next:  "Para reintentar, abra el pedido en WooCommerce, cambie su estado a «En espera» y guarde; luego vuelva a ponerlo en «Procesando» y guarde.",
+			},
+			kindForged: {
+				Title: "Este enlace no es válido",
+				Lead:  "Este enlace no lo emitió el servicio de inscripciones de la tienda, o fue modificado. No se hizo ningún cambio.",
+				Next:  "Use el enlace del correo original, o abra el pedido en WooCommerce, cambie su estado a «En espera» y guarde; luego vuelva a ponerlo en «Procesando» y guarde.",
+			},
+			kindNotFound: {
+				Title: "Pedido no encontrado",
+				Lead:  "El servicio de inscripciones no tiene registro de este pedido. No se hizo ningún cambio.",
+				Next:  "Revise el pedido en WooCommerce. Para reintentar su inscripción, cambie su estado a «En espera» y guarde; luego vuelva a ponerlo en «Procesando» y guarde.",
+			},
+		},
 	},
 }
 
@@ -303,18 +446,23 @@ form{margin:1.5rem 0 .5rem}
 button{width:100%;padding:.9rem 1rem;border:0;border-radius:8px;background:#047857;color:#fff;font:inherit;font-weight:700;cursor:pointer}
 button:hover,button:focus{background:#065f46}
 .check{color:#6b7280;font-size:.9rem;text-align:center}
+.failures{list-style:none;margin:1.25rem 0;padding:0}
+.failures li{margin:.5rem 0;padding:.6rem .8rem;border-left:4px solid #b91c1c;border-radius:4px;background:#fdf2f2}
+.failures .line,.failures .course,.failures .reason{display:block}
+.failures .course{margin:.15rem 0;color:#374151;font:.85rem/1.4 ui-monospace,Menlo,Consolas,monospace;overflow-wrap:anywhere}
 footer{margin-top:1rem;color:#9ca3af;font-size:.8rem;text-align:center}
 @media (max-width:30rem){.card{padding:1rem}dl{grid-template-columns:1fr}dt{margin-top:.35rem}}
 </style>
 </head>
 <body>
 <div class="wrap">
-<main id="{{.Kind}}" class="card {{if or (eq .Kind "confirmed") (eq .Kind "already-confirmed") (eq .Kind "handled")}}ok{{else if eq .Kind "summary"}}ask{{else}}bad{{end}}">
+<main id="{{.Kind}}" class="card {{.Tone}}">
 {{with .Shop}}<p class="shop">{{.}}</p>{{end}}
 <h1 id="title">{{.Text.Title}}</h1>
 {{with .Number}}<p class="number" id="order-number">{{$.T.Order}} #{{.}}</p>{{end}}
 <p id="lead">{{.Text.Lead}}</p>
 {{with .ConfirmedBy}}<p id="confirmed-by">{{.}}</p>{{end}}
+{{with .RetriedBy}}<p id="retried-by">{{.}}</p>{{end}}
 {{with .Text.Next}}<p id="next">{{.}}</p>{{end}}
 {{with .Details}}
 <dl id="order">
@@ -331,15 +479,20 @@ footer{margin-top:1rem;color:#9ca3af;font-size:.8rem;text-align:center}
 <tfoot><tr><td colspan="2">{{$.T.OrderTotal}}</td><td class="num" id="order-total">{{.Total}}</td></tr></tfoot>
 </table>
 {{end}}
+{{with .Failed}}
+<ul id="failed-lines" class="failures">
+{{range .}}<li><strong class="line">{{.LineName}}</strong><code class="course">{{.Course}}</code><span class="reason">{{$.T.Reason}}: {{.Reason}}</span></li>
+{{end}}</ul>
+{{end}}
 {{with .Token}}
 <form method="post" action="{{$.Action}}">
 <input type="hidden" name="t" value="{{.}}">
-<button type="submit" id="confirm">{{$.T.Confirm}}</button>
+<button type="submit" id="{{$.ButtonID}}">{{$.Button}}</button>
 </form>
-<p class="check">{{$.T.Check}}</p>
+<p class="check">{{$.Check}}</p>
 {{end}}
 </main>
-<footer>{{.T.Footer}}</footer>
+<footer>{{if .Retry}}{{.T.RetryFooter}}{{else}}{{.T.Footer}}{{end}}</footer>
 </div>
 </body>
 </html>

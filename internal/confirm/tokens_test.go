@@ -1,6 +1,8 @@
 package confirm
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -164,5 +166,93 @@ func TestLink(t *testing.T) {
 		if err != nil || u.Query().Get("t") != tok {
 			t.Errorf("Link(%q): t = %q, %v; want the token", tt.base, u.Query().Get("t"), err)
 		}
+	}
+}
+
+// macWith signs payload p with the key under the given context, as a token of another kind
+// (or another use of the same key) would be signed.
+func macWith(key []byte, context string, p []byte) string {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(context))
+	m.Write(p)
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:macLen])
+}
+
+func TestRetryTokens(t *testing.T) {
+	t.Parallel()
+	s := NewSigner(testKey, 720*time.Hour)
+	tok := s.SignRetry(4242, t0)
+	got, err := s.Open(tok, t0)
+	if err != nil || got.Kind != KindRetry || got.OrderID != 4242 || !got.Expires.Equal(t0.Add(720*time.Hour)) || len(got.ID) != 14 {
+		t.Fatalf("Open(SignRetry(4242)) = %+v, %v", got, err)
+	}
+	if !regexp.MustCompile(`^[A-Za-z0-9_-]{36}\.[A-Za-z0-9_-]{22}$`).MatchString(tok) || url.QueryEscape(tok) != tok {
+		t.Errorf("SignRetry = %q, want 59 URL-safe characters", tok)
+	}
+	// Every Retry token has an id of its own: the key that makes a replay do nothing.
+	ids := map[string]bool{got.ID: true}
+	for range 50 {
+		o, err := s.Open(s.SignRetry(4242, t0), t0)
+		if err != nil || ids[o.ID] {
+			t.Fatalf("a second token for the same order at the same time: %+v, %v (ids %v)", o, err, ids)
+		}
+		ids[o.ID] = true
+	}
+	if c, err := s.Open(s.Sign(4242, t0), t0); err != nil || c.Kind != KindConfirm || c.OrderID != 4242 || c.ID != "" {
+		t.Errorf("Open(Sign(4242)) = %+v, %v; want a confirmation token without id", c, err)
+	}
+	if c, r := ClaimedKind(s.Sign(1, t0)), ClaimedKind(tok); c != KindConfirm || r != KindRetry {
+		t.Errorf("ClaimedKind = %v, %v", c, r)
+	}
+
+	payload, mac, _ := strings.Cut(tok, ".")
+	p, _ := base64.RawURLEncoding.DecodeString(payload)
+	confirmTok := s.Sign(4242, t0)
+	cPayload, cMAC, _ := strings.Cut(confirmTok, ".")
+	cp, _ := base64.RawURLEncoding.DecodeString(cPayload)
+	asRetry := append(append([]byte{byte(KindRetry)}, cp[1:]...), p[17:]...) // the confirm payload, kind byte and id of a Retry token
+	tests := []struct {
+		name    string
+		token   string
+		now     time.Time
+		wantErr error
+	}{
+		{"expired at expiry", tok, t0.Add(720 * time.Hour), ErrExpired},
+		{"order id changed", retoken(t, tok, func(p []byte) { binary.BigEndian.PutUint64(p[1:9], 4243) }), t0, ErrForged},
+		{"id changed (a replay under a new key)", retoken(t, tok, func(p []byte) { p[20] ^= 1 }), t0, ErrForged},
+		{"expiry extended", retoken(t, tok, func(p []byte) {
+			binary.BigEndian.PutUint64(p[9:17], uint64(t0.Add(10000*time.Hour).Unix()))
+		}), t0.Add(800 * time.Hour), ErrForged},
+		{"other key", NewSigner(otherKey, 720*time.Hour).SignRetry(4242, t0), t0, ErrForged},
+		{"MAC changed", payload + "." + flipChar(mac), t0, ErrForged},
+		// One kind never opens as the other.
+		{"kind byte set to confirm", retoken(t, tok, func(p []byte) { p[0] = byte(KindConfirm) }), t0, ErrMalformed},
+		{"unknown kind", retoken(t, tok, func(p []byte) { p[0] = 3 }), t0, ErrMalformed},
+		{"confirm token's kind byte set to retry", retoken(t, confirmTok, func(p []byte) { p[0] = byte(KindRetry) }), t0, ErrMalformed},
+		{"Retry payload cut to a confirm payload, its MAC kept", base64.RawURLEncoding.EncodeToString(append([]byte{byte(KindConfirm)}, p[1:17]...)) + "." + mac, t0, ErrForged},
+		{"confirm payload grown into a Retry payload, its MAC kept", base64.RawURLEncoding.EncodeToString(asRetry) + "." + cMAC, t0, ErrForged},
+		{"Retry payload signed in the confirm context", payload + "." + macWith(testKey, macContext, p), t0, ErrForged},
+		{"confirm payload signed in the retry context", cPayload + "." + macWith(testKey, retryMACContext, cp), t0, ErrForged},
+		{"padding", tok + "=", t0, ErrMalformed},
+		{"truncated", tok[:len(tok)-1], t0, ErrMalformed},
+		{"dot moved", payload[:35] + "." + payload[35:] + mac[1:], t0, ErrMalformed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := s.Open(tt.token, tt.now)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Open(%q) = %+v, %v; want %v", tt.token, got, err, tt.wantErr)
+			}
+			if tt.wantErr != ErrExpired && got != (Token{}) {
+				t.Errorf("Open(%q) = %+v with %v; want the zero Token", tt.token, got, err)
+			}
+		})
+	}
+	// A Retry token, however genuine, is not a confirmation token.
+	if id, err := s.Verify(tok, t0); !errors.Is(err, ErrMalformed) || id != 0 {
+		t.Errorf("Verify(Retry token) = %d, %v; want 0, ErrMalformed", id, err)
+	}
+	if exp, err := s.Open(tok, t0.Add(800*time.Hour)); !errors.Is(err, ErrExpired) || exp.OrderID != 4242 || exp.Kind != KindRetry || exp.ID != got.ID {
+		t.Errorf("expired Retry token: %+v, %v; want its authentic contents", exp, err)
 	}
 }

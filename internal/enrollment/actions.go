@@ -2,6 +2,7 @@ package enrollment
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -37,7 +38,22 @@ type Action struct {
 	At      time.Time `firestore:"at"`
 	Job     string    `firestore:"job,omitempty"`     // the job it queued, "" when none
 	Courses []string  `firestore:"courses,omitempty"` // retry: the failed courses it retried
+
+	// What a retry's job (JobRetry) did, once it ran: it reads the order from the shop (a
+	// fixed SKU counts, as on the move On hold → Processing) and queues the enrollment.
+	Outcome  string    `firestore:"outcome,omitempty"`      // a Retry* outcome; "" until the job ran
+	Enroll   string    `firestore:"enrollJob,omitempty"`    // RetryQueued: the enrollment job
+	FromShop bool      `firestore:"readFromShop,omitempty"` // the order was read from the shop first
+	RanAt    time.Time `firestore:"ranAt,omitempty"`
 }
+
+// Outcomes of a retry's job (Action.Outcome).
+const (
+	RetryQueued  = "queued"  // a new enrollment of the lines not enrolled was queued
+	RetryNothing = "nothing" // every line was enrolled by then (say, after a move in the shop)
+	RetryClosed  = "closed"  // the order was cancelled, refunded or failed by then
+	RetryUnpaid  = "unpaid"  // the order's payment is not established
+)
 
 // ActionState is what an action did, or would do (a summary changes nothing).
 type ActionState string
@@ -81,8 +97,12 @@ func (s *Service) RetrySummary(ctx context.Context, orderID int64, key string) (
 	return v, nil
 }
 
-// RetryFailed queues a new enrollment of the order's failed lines, as moving the order
-// On hold → Processing in the shop does (SPEC §2.5b), once per key, and records who asked.
+// RetryFailed queues a retry of the order's failed lines, once per key, and records who
+// asked. The retry is what moving the order On hold → Processing in the shop does (SPEC
+// §2.5b): its job (JobRetry, processRetry) reads the order from the shop, so a SKU fixed in
+// the product counts, and queues a new enrollment of the lines not enrolled. The job, not
+// this call, talks to the shop: the Confirm function that serves the Retry link holds no
+// shop credentials (SPEC §2.6).
 func (s *Service) RetryFailed(ctx context.Context, orderID int64, key string, by Actor) (ActionView, error) {
 	var v ActionView
 	now := s.now()
@@ -92,20 +112,20 @@ func (s *Service) RetryFailed(ctx context.Context, orderID int64, key string, by
 		if v.State != ActionDone {
 			return nil, nil
 		}
-		a := Action{Kind: ActionRetry, Key: key, By: by, At: now}
+		n := 1
+		for _, a := range rec.Actions {
+			if a.Kind == ActionRetry {
+				n++
+			}
+		}
+		j := Job{ID: fmt.Sprintf("retry-%d-%d", rec.ID, n), Kind: JobRetry, OrderID: rec.ID, CreatedAt: now}
+		a := Action{Kind: ActionRetry, Key: key, By: by, At: now, Job: j.ID}
 		for _, f := range v.Failed {
 			a.Courses = append(a.Courses, f.Course)
 		}
-		j, ok := rec.queueEnrollment(now)
-		if ok {
-			a.Job = j.ID
-		}
 		rec.Actions = append(rec.Actions, a)
 		v.Action = &rec.Actions[len(rec.Actions)-1]
-		if ok {
-			return []Job{j}, nil
-		}
-		return nil, nil
+		return []Job{j}, nil
 	})
 	if err != nil {
 		return ActionView{}, err

@@ -124,8 +124,9 @@ func (m recordingMailer) SendConfirmationRequest(ctx context.Context, to []strin
 	return err
 }
 
-func (m recordingMailer) SendFailureReport(ctx context.Context, to []string, o *Order, failures []LineFailure) error {
-	err := m.Mailer.SendFailureReport(ctx, to, o, failures)
+// SendFailureReport records the email without its Retry link: the link carries a token.
+func (m recordingMailer) SendFailureReport(ctx context.Context, to []string, o *Order, failures []LineFailure, retryLink string) error {
+	err := m.Mailer.SendFailureReport(ctx, to, o, failures, retryLink)
 	e := Event{Kind: EventEmail, Email: EmailFailure, To: to}
 	for _, f := range failures {
 		e.Courses = append(e.Courses, f.Course)

@@ -44,6 +44,9 @@ type Service struct {
 	Now         func() time.Time
 	Log         *slog.Logger
 
+	// RetryLink is the signed Retry link of a failure email (SPEC §2.5b); nil: no button.
+	RetryLink func(orderID int64) string
+
 	// Reconciliation and webhook health (SPEC §2.7); the sweep only publishes the outbox
 	// when ShopAdmin or SweepStore is nil.
 	ShopAdmin     ShopAdmin
@@ -96,7 +99,7 @@ func (s *Service) Intake(ctx context.Context, d Delivery, order *Order, raw []by
 func (s *Service) IntakeThenCleanup(ctx context.Context, d Delivery, order *Order, raw []byte) (string, func(), error) {
 	d.ReceivedAt = s.now()
 	var apply func(rec *OrderRecord) (*OrderRecord, string, []Job)
-	if order != nil && (d.Topic == TopicOrderCreated || d.Topic == TopicOrderUpdated || d.Topic == TopicReconcile || d.Topic == TopicRefresh) {
+	if order != nil && (d.Topic == TopicOrderCreated || d.Topic == TopicOrderUpdated || d.Topic == TopicReconcile || d.Topic == TopicRefresh || d.Topic == TopicRetry) {
 		apply = func(rec *OrderRecord) (*OrderRecord, string, []Job) {
 			return s.applyOrder(rec, order, raw, d.Topic, d.ReceivedAt)
 		}

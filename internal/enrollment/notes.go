@@ -5,8 +5,9 @@ import (
 	"strings"
 )
 
-// retryHowTo tells a shop admin how to retry an order, in the words of the setup guide.
-const retryHowTo = "To retry: fix the product's SKU or the course in Open edX, then move this order to On hold, save, and back to Processing, save. Lines already enrolled are not enrolled again."
+// retryHowTo tells a shop admin how to retry an order, in the words of the setup guide: the
+// Retry button of the failure email (SPEC §2.5b) or the move On hold → Processing.
+const retryHowTo = "To retry: fix the product's SKU or the course in Open edX, then press Retry in the failure email sent to the new-order recipients, or move this order to On hold, save, and back to Processing, save. Lines already enrolled are not enrolled again."
 
 // FailureNote is the private order note for permanently failed lines.
 func FailureNote(failures []LineFailure) string {

@@ -59,8 +59,8 @@ type Mailer interface {
 	// opens confirmLink.
 	SendConfirmationRequest(ctx context.Context, to []string, o *Order, confirmLink string) error
 	// SendFailureReport emails which course lines of o failed permanently, why, and how to
-	// retry.
-	SendFailureReport(ctx context.Context, to []string, o *Order, failures []LineFailure) error
+	// retry: with the Retry button opening retryLink when it is not "" (SPEC §2.5b).
+	SendFailureReport(ctx context.Context, to []string, o *Order, failures []LineFailure, retryLink string) error
 }
 
 // LineFailure is one course line that failed permanently.

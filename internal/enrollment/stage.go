@@ -63,6 +63,11 @@ func (rec *OrderRecord) CurrentStage() (stage, reason string) {
 // the latest enrollment (a retry queued since then is still to run), a completion the shop
 // refused, or a confirmation email that could not be sent while the payment still waits.
 func (rec *OrderRecord) failure() string {
+	for _, a := range rec.Actions {
+		if a.Kind == ActionRetry && a.Job != "" && a.Outcome == "" {
+			return "" // a retry's job is still to run: it reads the order again and enrolls
+		}
+	}
 	for _, l := range rec.Lines {
 		if l.State == LineFailed && l.FailedGen >= rec.EnrollGen {
 			return l.Course + ": " + l.Reason

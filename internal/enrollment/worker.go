@@ -26,6 +26,8 @@ func (s *Service) Process(ctx context.Context, j Job, attempt int) error {
 		return s.processUnenroll(ctx, j, attempt)
 	case JobRefresh:
 		return s.processRefresh(ctx, j)
+	case JobRetry:
+		return s.processRetry(ctx, j, attempt)
 	default:
 		return Permanent(fmt.Errorf("unknown job kind %q", j.Kind))
 	}
@@ -192,6 +194,9 @@ func (s *Service) claimLine(ctx context.Context, j Job, prev *lineOutcome, tried
 					c.busy++
 				}
 				continue
+			}
+			if c.line != nil && l.Invalid == "" && l.Unreadable == "" && email != "" {
+				continue // one LMS call per claim: this line is claimed on a later pass
 			}
 			if l.State == LineUnenrolled || l.State == LineKept {
 				// Re-opened after access was taken away: enroll, then complete again.
@@ -400,7 +405,11 @@ func (s *Service) reportFailures(ctx context.Context, orderID int64) error {
 			s.log().ErrorContext(ctx, "no recipients for the failure email: set the shop's new-order recipients or NOTIFY_EMAILS", "order", orderID)
 			mailed = true
 		} else {
-			switch err := s.Mailer.SendFailureReport(wctx, to, &order, toMail); {
+			link := ""
+			if s.RetryLink != nil {
+				link = s.RetryLink(orderID)
+			}
+			switch err := s.Mailer.SendFailureReport(wctx, to, &order, toMail, link); {
 			case err == nil:
 				mailed = true
 			case IsPermanent(err):
@@ -592,7 +601,9 @@ func (s *Service) mailCompletionFailure(ctx context.Context, orderID int64) erro
 		s.log().ErrorContext(ctx, "no recipients for the completion failure email", "order", orderID)
 	} else {
 		f := []LineFailure{{LineName: "—", Course: "order completion", Reason: "the learner is enrolled, but the shop refused to mark the order Completed: " + reason}}
-		switch err := s.Mailer.SendFailureReport(wctx, to, &order, f); {
+		// No Retry button: the completion is retried by itself, and a retry would find no
+		// failed line.
+		switch err := s.Mailer.SendFailureReport(wctx, to, &order, f, ""); {
 		case err == nil:
 		case IsPermanent(err):
 			s.log().ErrorContext(ctx, "completion failure email not sent", "order", orderID, "error", err)

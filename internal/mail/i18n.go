@@ -52,6 +52,14 @@ var messages = map[string]map[string]string{
 		"fail.step2":        "In WooCommerce, open order #%s, change its status to On hold and save the order.",
 		"fail.step3":        "Change the status back to Processing and save again. The failed courses are retried; courses already enrolled are not enrolled twice.",
 
+		// Retry button of the failure report (SPEC §2.5b).
+		"fail.retry.step":         "Then press the button below. It opens a page that lists the failed courses, and they are retried only when you press the button on that page. The order is read again from the shop, so a corrected SKU counts; courses already enrolled are not enrolled twice.",
+		"fail.retry.button":       "Retry the failed courses",
+		"fail.retry.text_button":  "Retry the failed courses:",
+		"fail.retry.expires":      "The button can be used once and expires in %s.",
+		"fail.retry.expires_soon": "The button can be used once and expires after a while.",
+		"fail.retry.or_shop":      "Or, in WooCommerce, open order #%s, change its status to On hold and save, then change it back to Processing and save again: that retries the failed courses too.",
+
 		// Webhook health (SPEC §2.7).
 		"hook.subject":   "[%s] Your WooCommerce webhooks need attention",
 		"hook.preheader": "New orders reach the enrollment service late until the webhooks are fixed.",
@@ -130,6 +138,14 @@ var messages = map[string]map[string]string{
 		"fail.step1":        "Corrija la causa: el SKU del producto en WooCommerce o el curso en Open edX (¿existe?, ¿está abierta la inscripción?, ¿ofrece esa modalidad?).",
 		"fail.step2":        "En WooCommerce, abra el pedido #%s, cambie su estado a En espera y guarde el pedido.",
 		"fail.step3":        "Vuelva a poner el estado en Procesando y guarde otra vez. Los cursos que fallaron se reintentan; los cursos ya inscritos no se inscriben dos veces.",
+
+		// Botón «Reintentar» del aviso de fallo (SPEC §2.5b).
+		"fail.retry.step":         "Luego pulse el botón de abajo. Abre una página con los cursos que fallaron, y se reintentan solo cuando pulse el botón de esa página. El pedido se vuelve a leer de la tienda, así que un SKU corregido cuenta; los cursos ya inscritos no se inscriben dos veces.",
+		"fail.retry.button":       "Reintentar los cursos que fallaron",
+		"fail.retry.text_button":  "Reintentar los cursos que fallaron:",
+		"fail.retry.expires":      "El botón sirve una sola vez y vence en %s.",
+		"fail.retry.expires_soon": "El botón sirve una sola vez y vence al cabo de un tiempo.",
+		"fail.retry.or_shop":      "O bien, en WooCommerce, abra el pedido #%s, cambie su estado a En espera y guarde; luego vuelva a ponerlo en Procesando y guarde otra vez: eso también reintenta los cursos que fallaron.",
 
 		"hook.subject":   "[%s] Los webhooks de WooCommerce necesitan atención",
 		"hook.preheader": "Los pedidos nuevos llegan con retraso al servicio de inscripción hasta que se corrijan los webhooks.",

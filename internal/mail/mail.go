@@ -107,9 +107,10 @@ func (m *Mailer) SendConfirmationRequest(ctx context.Context, to []string, o *en
 	return nil
 }
 
-// SendFailureReport emails which course lines of o failed, why, and how to retry.
-func (m *Mailer) SendFailureReport(ctx context.Context, to []string, o *enrollment.Order, failures []enrollment.LineFailure) error {
-	msg, err := m.RenderFailureReport(o, failures)
+// SendFailureReport emails which course lines of o failed, why, and how to retry, with the
+// Retry button opening retryLink when it is not "".
+func (m *Mailer) SendFailureReport(ctx context.Context, to []string, o *enrollment.Order, failures []enrollment.LineFailure, retryLink string) error {
+	msg, err := m.RenderFailureReport(o, failures, retryLink)
 	if err != nil {
 		return enrollment.Permanent(err)
 	}

@@ -160,7 +160,7 @@ func TestEscaping(t *testing.T) {
 		for name, render := range map[string]func() (Message, error){
 			"confirmation": func() (Message, error) { return m.RenderConfirmationRequest(o, "javascript:alert(1)") },
 			"failure": func() (Message, error) {
-				return m.RenderFailureReport(o, []enrollment.LineFailure{{LineName: "<script>x</script>", Course: "<c>", Reason: "<r>", Attempts: 1}})
+				return m.RenderFailureReport(o, []enrollment.LineFailure{{LineName: "<script>x</script>", Course: "<c>", Reason: "<r>", Attempts: 1}}, "javascript:alert(1)")
 			},
 			"webhook": func() (Message, error) {
 				return m.RenderWebhookAlert("https://shop.example.com", []string{"<script>p</script>"})
@@ -188,20 +188,26 @@ func TestSendFailureReport(t *testing.T) {
 		{LineName: "Python 101", Course: "course-v1:Org+PY101+2025", Reason: "course not found", Attempts: 1},
 		{LineName: "Bad SKU", Course: "course-v1:broken", Reason: "SKU does not parse", Attempts: 5},
 	}
+	const link = "https://confirm.example/Confirm?t=RETRY.TOKEN"
 	tests := []struct {
-		lang, subject string
-		want          []string
+		lang, subject, link string
+		want, not           []string
 	}{
-		{"en", "[Aula Shop] Order #727: enrollment in 2 courses failed",
-			[]string{"On hold", "Processing", "save", "Open edX", "SKU", "Attempts"}},
-		{"es", "[Aula Shop] Pedido #727: falló la inscripción en 2 cursos",
-			[]string{"En espera", "Procesando", "guarde", "Open edX", "SKU", "Intentos"}},
+		{"en", "[Aula Shop] Order #727: enrollment in 2 courses failed", "",
+			[]string{"On hold", "Processing", "save", "Open edX", "SKU", "Attempts"}, []string{"Retry the failed courses", "expires"}},
+		{"es", "[Aula Shop] Pedido #727: falló la inscripción en 2 cursos", "",
+			[]string{"En espera", "Procesando", "guarde", "Open edX", "SKU", "Intentos"}, []string{"Reintentar los cursos", "vence"}},
+		// SPEC §2.5b: the Retry button, and the move On hold → Processing still offered.
+		{"en", "[Aula Shop] Order #727: enrollment in 2 courses failed", link,
+			[]string{"Retry the failed courses", link, "used once and expires in 30 days", "On hold", "Processing", "SKU", "Attempts"}, nil},
+		{"es", "[Aula Shop] Pedido #727: falló la inscripción en 2 cursos", link,
+			[]string{"Reintentar los cursos que fallaron", link, "una sola vez y vence en 30 días", "En espera", "Procesando", "SKU", "Intentos"}, nil},
 	}
 	for _, tt := range tests {
-		t.Run(tt.lang, func(t *testing.T) {
+		t.Run(tt.lang+map[bool]string{true: "-retry-button"}[tt.link != ""], func(t *testing.T) {
 			t.Parallel()
-			sg, m := newTest(t, Config{Language: tt.lang})
-			if err := m.SendFailureReport(context.Background(), []string{"admin@shop.example.com"}, testOrder(), failures); err != nil {
+			sg, m := newTest(t, Config{Language: tt.lang, LinkTTL: 720 * time.Hour})
+			if err := m.SendFailureReport(context.Background(), []string{"admin@shop.example.com"}, testOrder(), failures, tt.link); err != nil {
 				t.Fatal(err)
 			}
 			got := onlyMessage(t, sg)
@@ -212,10 +218,18 @@ func TestSendFailureReport(t *testing.T) {
 				"Bad SKU", "course-v1:broken", "SKU does not parse", "5"}, tt.want...)
 			containsAll(t, "text", got.Text, want...)
 			containsAll(t, "html", html.UnescapeString(got.HTML), want...)
+			for _, not := range tt.not {
+				if strings.Contains(got.Text, not) || strings.Contains(html.UnescapeString(got.HTML), not) {
+					t.Errorf("the email without a link shows %q", not)
+				}
+			}
+			if tt.link != "" && !strings.Contains(got.HTML, `href="`+link+`"`) {
+				t.Errorf("no button to %s in the html", link)
+			}
 		})
 	}
 	m := New(Config{From: "shop@shop.example.com", ShopName: "S"})
-	one, err := m.RenderFailureReport(testOrder(), failures[:1])
+	one, err := m.RenderFailureReport(testOrder(), failures[:1], "")
 	if err != nil || one.Subject != "[S] Order #727: enrollment in 1 course failed" {
 		t.Errorf("one failure: %q %v", one.Subject, err)
 	}
@@ -335,7 +349,7 @@ func TestCallerContextAndCustomClient(t *testing.T) {
 	m := New(Config{APIKey: testKey, APIURL: srv.URL + "/", From: "shop@shop.example.com", HTTPClient: srv.Client()})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	err := m.SendFailureReport(ctx, []string{"admin@shop.example.com"}, testOrder(), nil)
+	err := m.SendFailureReport(ctx, []string{"admin@shop.example.com"}, testOrder(), nil, "")
 	if err == nil || enrollment.IsPermanent(err) {
 		t.Fatalf("err = %v, want a transient error when the caller's context ends", err)
 	}

@@ -87,7 +87,7 @@ type view struct {
 	Preheader string
 
 	Order    *orderView
-	Link     string // the confirmation link
+	Link     string // the confirmation link, or the Retry link of a failure report ("": none)
 	Failures []enrollment.LineFailure
 	Problems []string
 	ShopURL  string
@@ -141,6 +141,14 @@ func (v *view) Expiry() (string, error) {
 		return v.T("conf.expires_soon")
 	}
 	return v.T("conf.expires", formatTTL(v.Lang, v.LinkTTL))
+}
+
+// RetryExpiry is the line saying how long a failure report's Retry button lasts.
+func (v *view) RetryExpiry() (string, error) {
+	if v.LinkTTL <= 0 {
+		return v.T("fail.retry.expires_soon")
+	}
+	return v.T("fail.retry.expires", formatTTL(v.Lang, v.LinkTTL))
 }
 
 // language returns a language the templates have: "es" or "en" (the default).
@@ -202,9 +210,10 @@ func (m *Mailer) RenderConfirmationRequest(o *enrollment.Order, confirmLink stri
 }
 
 // RenderFailureReport renders the email that says which course lines of o failed, why, and
-// how to retry (SPEC §2.4), without sending it.
-func (m *Mailer) RenderFailureReport(o *enrollment.Order, failures []enrollment.LineFailure) (Message, error) {
-	v := &view{Lang: m.lang, Shop: m.cfg.ShopName, Order: newOrderView(m.lang, o), Failures: failures}
+// how to retry (SPEC §2.4), without sending it. With a retryLink it carries the Retry button
+// (SPEC §2.5b); the move On hold → Processing is still offered.
+func (m *Mailer) RenderFailureReport(o *enrollment.Order, failures []enrollment.LineFailure, retryLink string) (Message, error) {
+	v := &view{Lang: m.lang, Shop: m.cfg.ShopName, Order: newOrderView(m.lang, o), Failures: failures, Link: retryLink, LinkTTL: m.cfg.LinkTTL}
 	var err error
 	if len(failures) == 1 {
 		v.Subject, err = v.T("fail.subject.one", m.cfg.ShopName, v.Order.Number)

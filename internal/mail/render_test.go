@@ -31,7 +31,10 @@ func TestRenderEveryKind(t *testing.T) {
 		msgs := map[Kind]func() (Message, error){
 			KindConfirmationRequest: func() (Message, error) { return m.RenderConfirmationRequest(o, "https://c.example/x") },
 			KindFailureReport: func() (Message, error) {
-				return m.RenderFailureReport(o, []enrollment.LineFailure{{LineName: "L", Course: "C", Reason: "R", Attempts: 1}})
+				return m.RenderFailureReport(o, []enrollment.LineFailure{{LineName: "L", Course: "C", Reason: "R", Attempts: 1}}, "")
+			},
+			KindFailureReport + "+retry": func() (Message, error) {
+				return m.RenderFailureReport(o, []enrollment.LineFailure{{LineName: "L", Course: "C", Reason: "R", Attempts: 1}}, "https://c.example/r")
 			},
 			KindWebhookAlert: func() (Message, error) { return m.RenderWebhookAlert("", []string{"p"}) },
 			KindLegacyWebhook: func() (Message, error) {

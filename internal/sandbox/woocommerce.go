@@ -520,6 +520,27 @@ func (s *Shop) Refund(id int64, reason string, lines map[int64]int) int64 {
 	return o.Refunds[len(o.Refunds)-1].ID
 }
 
+// SetProductSKU changes a product's SKU as an admin editing the product would. An order's
+// line items show their product's SKU as it is now (the REST controller reads
+// $product->get_sku() when it builds the answer; null once the product is deleted), so
+// every line of that product, in every order, shows the new SKU from then on. Editing a
+// product does not modify its orders: no order's date_modified changes and no order webhook
+// fires. It returns how many lines show the new SKU.
+func (s *Shop) SetProductSKU(productID int64, sku *string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, o := range s.orders {
+		for i := range o.Lines {
+			if o.Lines[i].ProductID == productID {
+				o.Lines[i].SKU = shopCopyString(sku)
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // SetStatus changes an order's status as an admin would (order.updated).
 func (s *Shop) SetStatus(id int64, status string) bool {
 	return s.UpdateOrder(id, func(o *OrderState) { o.Status = status })

@@ -483,3 +483,43 @@ func TestLegacyAPIVersionWebhook(t *testing.T) {
 		t.Errorf("headers %v", got[1].header)
 	}
 }
+
+// Editing a product's SKU changes what every order's line of that product shows, and touches
+// no order: no date_modified change, no webhook.
+func TestProductSKUShownByOrders(t *testing.T) {
+	t.Parallel()
+	rcv := newShopReceiver(t, 200)
+	s := newTestShop(t)
+	srv := httptest.NewTLSServer(s)
+	t.Cleanup(srv.Close)
+	s.SetHomeURL(srv.URL)
+	s.AddWebhook("Enrollment", "order.updated", rcv.srv.URL)
+	spec := shopTestOrder()
+	spec.Lines = append(spec.Lines, LineSpec{Name: "T-shirt", ProductID: 7, Quantity: 1, Total: "20", SKU: shopTestStr("TSHIRT")})
+	id := s.CreateOrder(spec)
+	s.Wait()
+	before, _ := s.Order(id)
+	deliveries := len(s.Deliveries())
+	if n := s.SetProductSKU(93, shopTestStr("course-v1:ExampleX+PY102+2025_T1")); n != 1 {
+		t.Errorf("%d lines changed, want 1", n)
+	}
+	s.Wait()
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/wp-json/wc/v3/orders/"+strconv.FormatInt(id, 10), nil)
+	req.SetBasicAuth("ck_k", "cs_s")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`"sku":"course-v1:ExampleX+PY102+2025_T1"`, `"sku":"TSHIRT"`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("GET order lacks %s:\n%s", want, body)
+		}
+	}
+	after, _ := s.Order(id)
+	if !after.Modified.Equal(before.Modified) || len(s.Deliveries()) != deliveries {
+		t.Errorf("editing a product modified the order (%v → %v) or fired a webhook (%d → %d deliveries)",
+			before.Modified, after.Modified, deliveries, len(s.Deliveries()))
+	}
+}
