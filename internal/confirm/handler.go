@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
 // maxBody bounds what the Confirm function reads from a request: the form holds one token.
@@ -39,7 +40,7 @@ var securityHeaders = [][2]string{
 type Handler struct {
 	Signer    *Signer
 	Confirmer enrollment.Confirmer
-	Language  string // "en" or "es"; anything else is "en"
+	Language  string // LANGUAGE (internal/i18n); anything it does not name is "en"
 	ShopName  string // shown above every page's title; may be empty
 	Now       func() time.Time
 	Log       *slog.Logger
@@ -194,11 +195,8 @@ func (h *Handler) verify(w http.ResponseWriter, r *http.Request, token string) (
 }
 
 func (h *Handler) render(w http.ResponseWriter, status int, p page) {
-	p.Lang = "en"
-	if h.Language == "es" {
-		p.Lang = "es"
-	}
-	p.T = catalog[p.Lang]
+	p.Lang = i18n.Of(h.Language)
+	p.T = textsFor(p.Lang)
 	p.Text = p.T.Pages[p.Kind]
 	p.Shop = h.ShopName
 	// Once the payment is confirmed the page names who confirmed it and when, and no
@@ -207,7 +205,7 @@ func (h *Handler) render(w http.ResponseWriter, status int, p page) {
 		p.Details = details(p.Order, p.Lang)
 	}
 	if c := p.Confirmed; c != nil && (p.Kind == kindConfirmed || p.Kind == kindAlready) {
-		p.ConfirmedBy = fmt.Sprintf(p.T.ConfirmedBy, formatDate(c.At.UTC(), p.Lang)+" UTC", c.IP)
+		p.ConfirmedBy = fmt.Sprintf(p.T.ConfirmedBy, p.Lang.Date(c.At.UTC())+" UTC", c.IP)
 	}
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, p); err != nil {

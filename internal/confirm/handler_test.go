@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
 // fakeConfirmer keeps orders and their confirmation state in memory and counts calls.
@@ -550,7 +551,8 @@ func TestCatalogComplete(t *testing.T) {
 	t.Parallel()
 	all := []kind{kindSummary, kindConfirmed, kindAlready, kindHandled, kindClosed, kindInvalid, kindBadRequest,
 		kindForged, kindNotFound, kindMethod, kindExpired, kindLoadFailed, kindNotConfirmed}
-	for lang, tx := range catalog {
+	for _, lang := range i18n.Languages() {
+		tx := textsFor(lang)
 		if len(tx.Pages) != len(all) {
 			t.Errorf("%s: %d pages, want %d", lang, len(tx.Pages), len(all))
 		}
@@ -636,24 +638,5 @@ func TestDefaults(t *testing.T) {
 	body, _ := io.ReadAll(w.Result().Body)
 	if len(body) == 0 {
 		t.Error("empty body")
-	}
-}
-
-// Dates read as in the email (formatDate in internal/mail/i18n.go), so staff see the same
-// date in both.
-func TestFormatDateMatchesEmail(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		t          time.Time
-		lang, want string
-	}{
-		{time.Date(2026, 11, 28, 2, 16, 0, 0, time.UTC), "en", "November 28, 2026, 2:16 AM"},
-		{time.Date(2026, 11, 28, 2, 16, 0, 0, time.UTC), "es", "28 de noviembre de 2026, 02:16"},
-		{time.Date(2025, 3, 5, 14, 7, 0, 0, time.UTC), "en", "March 5, 2025, 2:07 PM"},
-		{time.Date(2025, 3, 5, 14, 7, 0, 0, time.UTC), "es", "5 de marzo de 2025, 14:07"},
-	} {
-		if got := formatDate(c.t, c.lang); got != c.want {
-			t.Errorf("formatDate(%v, %q) = %q, want %q", c.t, c.lang, got, c.want)
-		}
 	}
 }

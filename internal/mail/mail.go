@@ -25,6 +25,7 @@ import (
 	sgmail "github.com/sendgrid/sendgrid-go/helpers/mail"
 
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
 // DefaultTimeout bounds one call to SendGrid when Config.Timeout is zero.
@@ -40,7 +41,7 @@ type Config struct {
 	From string
 	// ShopName appears in subjects ("[Shop] Order #727: …") and in the emails.
 	ShopName string
-	// Language is "en" (default) or "es".
+	// Language is LANGUAGE: "en" (default), "es", or a locale of one (internal/i18n).
 	Language string
 	// LinkTTL is how long confirmation links last, shown in the email; 0 leaves it vague.
 	LinkTTL time.Duration
@@ -55,7 +56,7 @@ type Config struct {
 // Mailer sends the service's emails with SendGrid. It is safe for concurrent use.
 type Mailer struct {
 	cfg     Config
-	lang    string
+	lang    i18n.Lang
 	from    *sgmail.Email
 	fromErr error
 	client  *rest.Client
@@ -73,7 +74,7 @@ func New(cfg Config) *Mailer {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
-	m := &Mailer{cfg: cfg, lang: language(cfg.Language)}
+	m := &Mailer{cfg: cfg, lang: i18n.Of(cfg.Language)}
 	if a, err := netmail.ParseAddress(strings.TrimSpace(cfg.From)); err != nil {
 		m.fromErr = enrollment.Permanent(fmt.Errorf("mail: sender %q: %w", cfg.From, err))
 	} else {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
 // Message is one rendered email: what Render* returns and what is sent.
@@ -81,7 +82,7 @@ func mailto(addr string) htmltemplate.URL {
 
 // view is the data of every template.
 type view struct {
-	Lang      string
+	Lang      i18n.Lang
 	Shop      string
 	Subject   string
 	Preheader string
@@ -112,9 +113,9 @@ type lineView struct {
 	Total    string
 }
 
-// T formats the message key of the view's language with args.
+// T formats the message key of the view's language with args (internal/i18n).
 func (v *view) T(key string, args ...any) (string, error) {
-	f, ok := messages[v.Lang][key]
+	f, ok := v.Lang.Lookup(key)
 	if !ok {
 		return "", fmt.Errorf("mail: no %q text for language %q", key, v.Lang)
 	}
@@ -140,22 +141,13 @@ func (v *view) Expiry() (string, error) {
 	if v.LinkTTL <= 0 {
 		return v.T("conf.expires_soon")
 	}
-	return v.T("conf.expires", formatTTL(v.Lang, v.LinkTTL))
+	return v.T("conf.expires", v.Lang.Duration(v.LinkTTL))
 }
 
-// language returns a language the templates have: "es" or "en" (the default).
-func language(lang string) string {
-	lang = strings.ToLower(strings.TrimSpace(lang))
-	if _, ok := messages[lang]; ok {
-		return lang
-	}
-	return "en"
-}
-
-func newOrderView(lang string, o *enrollment.Order) *orderView {
+func newOrderView(lang i18n.Lang, o *enrollment.Order) *orderView {
 	ov := &orderView{
 		Number:        o.DisplayNumber(),
-		Date:          formatDate(lang, o.DateCreated),
+		Date:          lang.Date(o.DateCreated),
 		CustomerName:  o.Billing.Name(),
 		CustomerEmail: strings.TrimSpace(o.Billing.Email),
 		PaymentTitle:  o.PaymentMethodTitle,
