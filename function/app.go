@@ -116,6 +116,8 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 			PublishTimeout: opt.PublishTimeout,
 			OutboxGrace:    opt.OutboxGrace,
 			UnenrollOn:     cfg.UnenrollOn,
+			Language:       cfg.Language,
+			SupportContact: cfg.SupportContact,
 		},
 		Now: now,
 		Log: log,
@@ -123,7 +125,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	a.Service = svc
 	if cfg.Serves(NameEnroll) || cfg.Serves(NameSweep) {
 		a.Shop = woocommerce.New(woocommerce.Config{BaseURL: cfg.WCURL, ConsumerKey: cfg.WCConsumerKey, ConsumerSecret: cfg.WCConsumerSecret, HTTPClient: opt.ShopHTTPClient, Log: log})
-		mailer := mail.New(mail.Config{APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.MailFrom, ShopName: shopName(cfg), Language: cfg.Language, LinkTTL: cfg.ConfirmLinkTTL})
+		mailer := mail.New(mail.Config{APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.MailFrom, ShopName: shopName(cfg), Language: string(cfg.Language), SupportContact: cfg.SupportContact, LinkTTL: cfg.ConfirmLinkTTL})
 		svc.Shop, svc.Mailer = a.Shop, mailer
 		// Reconciliation and webhook health (SPEC §2.7).
 		svc.ShopAdmin, svc.Alerter = a.Shop, mailer
@@ -144,7 +146,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 		svc.ConfirmLink = func(orderID int64) string { return confirm.Link(cfg.ConfirmURL, a.Signer.Sign(orderID, now())) }
 	}
 	if cfg.Serves(NameConfirm) {
-		a.confirm = &confirm.Handler{Signer: a.Signer, Confirmer: svc, Language: cfg.Language, ShopName: shopName(cfg), Now: now, Log: log}
+		a.confirm = &confirm.Handler{Signer: a.Signer, Confirmer: svc, Language: string(cfg.Language), ShopName: shopName(cfg), Now: now, Log: log}
 	}
 	return a, nil
 }

@@ -205,7 +205,7 @@ func (h *Handler) render(w http.ResponseWriter, status int, p page) {
 		p.Details = details(p.Order, p.Lang)
 	}
 	if c := p.Confirmed; c != nil && (p.Kind == kindConfirmed || p.Kind == kindAlready) {
-		p.ConfirmedBy = fmt.Sprintf(p.T.ConfirmedBy, p.Lang.Date(c.At.UTC())+" UTC", c.IP)
+		p.ConfirmedBy = fmt.Sprintf(p.T.ConfirmedBy, p.Lang.T("date.utc", p.Lang.Date(c.At.UTC())), c.IP)
 	}
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, p); err != nil {

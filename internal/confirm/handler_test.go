@@ -240,7 +240,7 @@ func TestEveryPageKind(t *testing.T) {
 	}{
 		{"GET awaiting", nil, getReq(1), 200, kindSummary,
 			[]string{"Confirm payment", "Order #A-1", "Ana Pérez", "ana@example.com", "Direct bank transfer",
-				"Python for Data Science", "100000.00 ARS", "150000.00 ARS", "February 27, 2026, 9:30 AM",
+				"Python for Data Science", "100,000.00 ARS", "150,000.00 ARS", "February 27, 2026, 9:30 AM",
 				`<form method="post" action="/">`, `name="t"`, `id="confirm"`, "Confirm payment received"}},
 		{"GET done", done, getReq(1), 200, kindAlready, []string{"already confirmed", "Order #A-1", "nothing more to do"}},
 		{"GET handled", handled, getReq(1), 200, kindHandled, []string{"already being handled", "Processing or Completed", "Order #A-1"}},
@@ -488,7 +488,7 @@ func TestBadTokensChangeNothing(t *testing.T) {
 		{"order id changed", retoken(t, good2, func(p []byte) { p[8] = 1 }), 403, kindForged, []string{"not valid"}},
 		{"other key", NewSigner(otherKey, 720*time.Hour).Sign(1, t0), 403, kindForged, []string{"not valid"}},
 		{"expired", e.signer.Sign(1, e.now.Add(-720*time.Hour)), 410, kindExpired,
-			[]string{"This link has expired", "open the order in WooCommerce and change its status to Processing"}},
+			[]string{"This link has expired", "open the order in WooCommerce, change its status to Processing and click Update"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -526,16 +526,16 @@ func TestSpanish(t *testing.T) {
 	tok := e.token(1)
 	body := checkPage(t, e.get(t, tok), 200, kindSummary,
 		`<html lang="es">`, "Confirmar pago", "Pedido #A-1", "Cliente", "Correo electrónico", "Método de pago",
-		"Total del pedido", "27 de febrero de 2026, 09:30", "Confirmar pago recibido")
+		"Total del pedido", "27 de febrero de 2026, 09:30", "Confirmar pago recibido", "100.000,00 ARS", "150.000,00 ARS")
 	for _, en := range []string{"Confirm payment", "Customer", "Order total", "Payment method"} {
 		if strings.Contains(body, en) {
 			t.Errorf("Spanish page contains English %q", en)
 		}
 	}
-	checkPage(t, e.post(t, tok), 200, kindConfirmed, "Pago confirmado", "Se está inscribiendo al estudiante", "«Completado»")
-	checkPage(t, e.post(t, tok), 200, kindAlready, "ya estaba confirmado", "No hay nada más que hacer")
+	checkPage(t, e.post(t, tok), 200, kindConfirmed, "Pago confirmado", "Se está inscribiendo al cliente", "«Completado»")
+	checkPage(t, e.post(t, tok), 200, kindAlready, "ya estaba confirmado", "No hay nada más que hacer", "El pago se confirmó con este enlace el ")
 	checkPage(t, e.get(t, e.signer.Sign(1, e.now.Add(-800*time.Hour))), 410, kindExpired,
-		"Este enlace ha vencido", "cambie su estado a «Procesando»")
+		"Este enlace ha vencido", "cambie su estado a «Procesando» y pulse «Actualizar»")
 	checkPage(t, e.get(t, NewSigner(otherKey, time.Hour).Sign(1, t0)), 403, kindForged, "Este enlace no es válido")
 	checkPage(t, e.get(t, "x"), 400, kindInvalid, "incompleto o dañado")
 	checkPage(t, e.get(t, e.token(5)), 404, kindNotFound, "Pedido no encontrado")

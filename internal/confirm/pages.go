@@ -65,7 +65,7 @@ func details(o *enrollment.Order, lang i18n.Lang) *orderDetails {
 		Customer:      o.Billing.Name(),
 		Email:         o.Billing.Email,
 		PaymentMethod: o.PaymentMethodTitle,
-		Total:         money(o.Total, o.Currency),
+		Total:         lang.Money(o.Total, o.Currency),
 	}
 	if d.PaymentMethod == "" {
 		d.PaymentMethod = o.PaymentMethod
@@ -74,19 +74,12 @@ func details(o *enrollment.Order, lang i18n.Lang) *orderDetails {
 	case !o.DateCreated.IsZero():
 		d.Date = lang.Date(o.DateCreated)
 	case !o.DateCreatedGMT.IsZero():
-		d.Date = lang.Date(o.DateCreatedGMT) + " UTC"
+		d.Date = lang.T("date.utc", lang.Date(o.DateCreatedGMT))
 	}
 	for _, l := range o.Lines {
-		d.Lines = append(d.Lines, lineDetails{Name: l.Name, Quantity: l.DisplayQuantity(), Total: money(l.Total, o.Currency)})
+		d.Lines = append(d.Lines, lineDetails{Name: l.Name, Quantity: l.DisplayQuantity(), Total: lang.Money(l.Total, o.Currency)})
 	}
 	return d
-}
-
-func money(amount, currency string) string {
-	if amount == "" || currency == "" {
-		return amount
-	}
-	return amount + " " + currency
 }
 
 // pageText is one page's words.

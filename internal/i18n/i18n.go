@@ -150,3 +150,54 @@ func (l Lang) count(key string, n int64) string {
 	}
 	return l.T(key+".many", n)
 }
+
+// Money writes an amount as WooCommerce's REST API gives it ("149.00", "-5.5") with the
+// order's currency code, in the language's number format: "149.00 USD", "149,00 USD",
+// "1,234.50 EUR", "1.234,50 EUR". An amount that is not a plain decimal number is written
+// as given; without a currency, the amount alone.
+func (l Lang) Money(amount, currency string) string {
+	amount = strings.TrimSpace(amount)
+	n := l.number(amount)
+	if currency = strings.TrimSpace(currency); currency == "" || n == "" {
+		return n
+	}
+	return n + " " + currency
+}
+
+// number rewrites a decimal number with the language's separators; anything else as is.
+func (l Lang) number(s string) string {
+	sign, digits := "", s
+	if strings.HasPrefix(digits, "-") || strings.HasPrefix(digits, "+") {
+		sign, digits = digits[:1], digits[1:]
+	}
+	whole, frac, hasFrac := strings.Cut(digits, ".")
+	if whole == "" || !allDigits(whole) || (hasFrac && (frac == "" || !allDigits(frac))) {
+		return s
+	}
+	if sign == "+" {
+		sign = ""
+	}
+	c := l.catalogue()
+	var b strings.Builder
+	b.WriteString(sign)
+	for i, r := range whole {
+		if i > 0 && (len(whole)-i)%3 == 0 {
+			b.WriteString(c.thousands)
+		}
+		b.WriteRune(r)
+	}
+	if hasFrac {
+		b.WriteString(c.decimal)
+		b.WriteString(frac)
+	}
+	return b.String()
+}
+
+func allDigits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -168,3 +168,53 @@ func TestTFallsBack(t *testing.T) {
 		t.Error("Code")
 	}
 }
+
+func TestMoney(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		amount, currency string
+		en, es           string
+	}{
+		{"149.00", "USD", "149.00 USD", "149,00 USD"},
+		{"1234.5", "EUR", "1,234.5 EUR", "1.234,5 EUR"},
+		{"1234567.00", "ARS", "1,234,567.00 ARS", "1.234.567,00 ARS"},
+		{"-5.00", "USD", "-5.00 USD", "-5,00 USD"},
+		{"0", "USD", "0 USD", "0 USD"},
+		{" 12.30 ", "", "12.30", "12,30"},
+		{"", "USD", "", ""},
+		{"12,30", "EUR", "12,30 EUR", "12,30 EUR"}, // not WooCommerce's format: as given
+		{"1.2.3", "USD", "1.2.3 USD", "1.2.3 USD"},
+		{"abc", "USD", "abc USD", "abc USD"},
+		{"12.", "USD", "12. USD", "12. USD"},
+	} {
+		if got := English.Money(c.amount, c.currency); got != c.en {
+			t.Errorf("en Money(%q, %q) = %q, want %q", c.amount, c.currency, got, c.en)
+		}
+		if got := Spanish.Money(c.amount, c.currency); got != c.es {
+			t.Errorf("es Money(%q, %q) = %q, want %q", c.amount, c.currency, got, c.es)
+		}
+	}
+}
+
+func TestText(t *testing.T) {
+	t.Parallel()
+	x := Msg("reason.sku_unreadable", `[1,"a"]`)
+	if got, want := x.In(Spanish), `el SKU de la línea es [1,"a"] y no un texto, así que no se puede leer el curso que indica`; got != want {
+		t.Errorf("es: %q, want %q", got, want)
+	}
+	if got := x.In(English); !strings.HasPrefix(got, `the line's SKU is [1,"a"], not text`) {
+		t.Errorf("en: %q", got)
+	}
+	if x.Key() != "reason.sku_unreadable" {
+		t.Errorf("Key = %q", x.Key())
+	}
+	// Texts recorded before they were messages, and look-alikes, are shown as they are.
+	for _, s := range []Text{"the line's SKU is 5, not text", `["no.such.key"]`, `["unterminated`, ""} {
+		if got := s.In(Spanish); got != string(s) {
+			t.Errorf("%q rendered as %q", s, got)
+		}
+		if s.Key() != "" {
+			t.Errorf("%q has key %q", s, s.Key())
+		}
+	}
+}

@@ -94,6 +94,7 @@ type view struct {
 	ShopURL  string
 	AdminURL string // WooCommerce > Settings > Advanced > Webhooks
 	LinkTTL  time.Duration
+	Support  string // SUPPORT_CONTACT: whom to ask when a retry does not help, "" for none
 }
 
 type orderView struct {
@@ -122,12 +123,12 @@ func (v *view) T(key string, args ...any) (string, error) {
 	return fmt.Sprintf(f, args...), nil
 }
 
-// Money writes an amount with the order's currency code.
+// Money writes an amount with the order's currency code, as the language writes numbers.
 func (v *view) Money(amount string) string {
-	if v.Order == nil || v.Order.Currency == "" {
-		return amount
+	if v.Order == nil {
+		return v.Lang.Money(amount, "")
 	}
-	return amount + " " + v.Order.Currency
+	return v.Lang.Money(amount, v.Order.Currency)
 }
 
 // button is the data of the "button" template.
@@ -196,7 +197,7 @@ func (m *Mailer) RenderConfirmationRequest(o *enrollment.Order, confirmLink stri
 // RenderFailureReport renders the email that says which course lines of o failed, why, and
 // how to retry (SPEC §2.4), without sending it.
 func (m *Mailer) RenderFailureReport(o *enrollment.Order, failures []enrollment.LineFailure) (Message, error) {
-	v := &view{Lang: m.lang, Shop: m.cfg.ShopName, Order: newOrderView(m.lang, o), Failures: failures}
+	v := &view{Lang: m.lang, Shop: m.cfg.ShopName, Order: newOrderView(m.lang, o), Failures: failures, Support: m.cfg.SupportContact}
 	var err error
 	if len(failures) == 1 {
 		v.Subject, err = v.T("fail.subject.one", m.cfg.ShopName, v.Order.Number)
