@@ -32,8 +32,11 @@ func (s *Service) noteConfirmation(ctx context.Context, orderID int64) error {
 		rec.ConfirmNoting, c, post = now, *rec.Confirmed, true
 		return nil, nil
 	})
-	if err != nil || !post {
+	if err != nil {
 		return claimErr(err, orderID)
+	}
+	if !post {
+		return nil
 	}
 	l := s.lang()
 	text := l.T("note.payment_confirmed", l.T("date.utc", l.Date(c.At.UTC())), c.IP)
