@@ -166,7 +166,7 @@ var en = &language{
 		"page.not_confirmed.next":  "Please try again in a few minutes. If it keeps failing, open the order in WooCommerce, change its status to Processing and click Update instead.",
 
 		// Private order notes (SPEC §2.4, §2.5, §2.8).
-		"note.failed":            "Open edX enrollment failed:",
+		"note.failed":            "Open edX enrollment failed.",
 		"note.line":              "- %s (%s): %s",
 		"note.attempt":           " [attempt %d]",
 		"note.retry":             "To retry: fix the product's SKU or the course in Open edX, then change this order's status to On hold and click Update, wait a few seconds, change it back to Processing and click Update. The customer is not enrolled twice in a course.",

@@ -162,7 +162,7 @@ var es = &language{
 		"page.not_confirmed.lead":  "Un problema temporal impidió registrar la confirmación, así que el pago todavía no está confirmado.",
 		"page.not_confirmed.next":  "Vuelva a intentarlo en unos minutos. Si sigue fallando, abra el pedido en WooCommerce, cambie su estado a «Procesando» y pulse «Actualizar».",
 
-		"note.failed":            "Falló la inscripción en Open edX:",
+		"note.failed":            "Falló la inscripción en Open edX.",
 		"note.line":              "- %s (%s): %s",
 		"note.attempt":           " [intento %d]",
 		"note.retry":             "Para reintentar: corrija el SKU del producto o el curso en Open edX; luego cambie el estado de este pedido a «En espera» y pulse «Actualizar», espere unos segundos, vuelva a cambiarlo a «Procesando» y pulse «Actualizar». El cliente no se inscribe dos veces en un mismo curso.",
