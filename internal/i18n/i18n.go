@@ -96,14 +96,6 @@ func (l Lang) catalogue() *language {
 	return languages[Default]
 }
 
-// Code is the language's code as HTML's lang attribute takes it: "en" or "es".
-func (l Lang) Code() string {
-	if _, ok := languages[l]; ok {
-		return string(l)
-	}
-	return string(Default)
-}
-
 // Lookup returns the format of key in the language, and whether it has one.
 func (l Lang) Lookup(key string) (string, bool) {
 	f, ok := l.catalogue().messages[key]

@@ -31,12 +31,6 @@ func (t Text) In(l Lang) string {
 	return l.T(key, as...)
 }
 
-// Key is the text's catalogue key, "" for a text that is not an encoded message.
-func (t Text) Key() string {
-	key, _, _ := t.decode()
-	return key
-}
-
 func (t Text) decode() (string, []string, bool) {
 	if !strings.HasPrefix(string(t), `["`) {
 		return "", nil, false
