@@ -119,6 +119,8 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 			PublishTimeout: opt.PublishTimeout,
 			OutboxGrace:    opt.OutboxGrace,
 			UnenrollOn:     cfg.UnenrollOn,
+			Language:       cfg.Language,
+			SupportContact: cfg.SupportContact,
 		},
 		Now: now,
 		Log: log,
@@ -126,7 +128,7 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 	a.Service = svc
 	if cfg.Serves(NameEnroll) || cfg.Serves(NameSweep) {
 		a.Shop = woocommerce.New(woocommerce.Config{BaseURL: cfg.WCURL, ConsumerKey: cfg.WCConsumerKey, ConsumerSecret: cfg.WCConsumerSecret, HTTPClient: opt.ShopHTTPClient, Log: log})
-		mailer := mail.New(mail.Config{APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.MailFrom, ShopName: shopName(cfg), Language: cfg.Language, LinkTTL: cfg.ConfirmLinkTTL})
+		mailer := mail.New(mail.Config{APIKey: cfg.SendGridAPIKey, APIURL: cfg.SendGridAPIURL, From: cfg.MailFrom, ShopName: shopName(cfg), Language: string(cfg.Language), SupportContact: cfg.SupportContact, LinkTTL: cfg.ConfirmLinkTTL})
 		// Notes and emails about an order are also events of it (the Console's timeline).
 		rec := enrollment.Recorder{Log: a.Store, Now: now, Slog: log}
 		svc.Shop, svc.Mailer = rec.Shop(a.Shop), rec.Mailer(mailer)
@@ -151,12 +153,12 @@ func New(ctx context.Context, cfg *config.Config, opt Options) (*App, error) {
 		svc.RetryLink = func(orderID int64) string { return confirm.Link(cfg.ConfirmURL, a.Signer.SignRetry(orderID, now())) }
 	}
 	if cfg.Serves(NameConfirm) {
-		a.confirm = &confirm.Handler{Signer: a.Signer, Confirmer: svc, Retrier: svc, Language: cfg.Language, ShopName: shopName(cfg), Now: now, Log: log}
+		a.confirm = &confirm.Handler{Signer: a.Signer, Confirmer: svc, Retrier: svc, Language: string(cfg.Language), ShopName: shopName(cfg), Now: now, Log: log}
 	}
 	if cfg.Serves(NameConsole) {
 		// Reads Firestore and queues jobs; holds no credential of the shop, the LMS or
 		// SendGrid. On Cloud Run the operator is who Cloud Run verified (internal/console).
-		a.console = &console.Handler{Store: a.Store, Actions: svc, Language: cfg.Language, ShopName: shopName(cfg), ShopURL: cfg.WCURL, CloudRun: cfg.CloudRunService != "", Now: now, Log: log}
+		a.console = &console.Handler{Store: a.Store, Actions: svc, Language: string(cfg.Language), ShopName: shopName(cfg), ShopURL: cfg.WCURL, CloudRun: cfg.CloudRunService != "", Now: now, Log: log}
 	}
 	return a, nil
 }

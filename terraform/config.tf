@@ -24,6 +24,7 @@ locals {
     CONFIRM_PAYMENT_METHODS  = join(",", var.confirm_payment_methods)
     NOTIFY_EMAILS            = join(",", var.notify_emails)
     LANGUAGE                 = var.language
+    SUPPORT_CONTACT          = var.support_contact
     CONFIRM_URL              = local.run_url.confirm
     CONFIRM_LINK_TTL         = var.confirm_link_ttl
     ENROLL_MAX_ATTEMPTS      = tostring(var.max_delivery_attempts)

@@ -336,6 +336,7 @@ func localName(e *hclsyntax.ScopeTraversalExpr) (string, bool) {
 // functions are the Terraform functions the module's expressions use.
 var functions = map[string]function.Function{
 	"alltrue":    allTrueFunc,
+	"anytrue":    anyTrueFunc,
 	"can":        tryfunc.CanFunc,
 	"concat":     stdlib.ConcatFunc,
 	"contains":   stdlib.ContainsFunc,
@@ -369,6 +370,19 @@ var allTrueFunc = function.New(&function.Spec{
 			}
 		}
 		return cty.True, nil
+	},
+})
+
+var anyTrueFunc = function.New(&function.Spec{
+	Params: []function.Parameter{{Name: "list", Type: cty.List(cty.Bool)}},
+	Type:   function.StaticReturnType(cty.Bool),
+	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+		for it := args[0].ElementIterator(); it.Next(); {
+			if _, v := it.Element(); v.True() {
+				return cty.True, nil
+			}
+		}
+		return cty.False, nil
 	},
 })
 

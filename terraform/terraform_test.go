@@ -915,6 +915,7 @@ func TestVariablesDocumentedAndValidated(t *testing.T) {
 		"wc_url", "openedx_url", "mail_from", "language", "confirm_payment_methods", "notify_emails",
 		"openedx_enroll_strategy", "openedx_default_mode", "wc_complete_mixed_orders", "confirm_link_ttl",
 		"reconcile_lookback", "webhook_reactivate", "unenroll_on", "log_level", "sendgrid_api_url",
+		"support_contact",
 	} {
 		if m.variables[n] == nil {
 			t.Errorf("no variable %s", n)

@@ -213,13 +213,25 @@ variable "sendgrid_api_url" {
 }
 
 variable "language" {
-  description = "Language of emails and pages (LANGUAGE): en or es."
+  description = "Language of everything the shop's people read: order notes, failure reasons, emails, pages, alerts (LANGUAGE): en or es, or a locale of one such as es_AR or es_ES.UTF-8."
   type        = string
   default     = "en"
 
   validation {
-    condition     = contains(["en", "es"], var.language)
-    error_message = "language must be en or es."
+    # The service takes the first entry of a gettext list (es_ES:es) that it speaks.
+    condition     = anytrue([for l in split(":", var.language) : can(regex("^(?i)(en|es)([-_.@].*)?$", trimspace(l)))])
+    error_message = "language must be en or es, or a locale of one (es_AR, es-ES, es_ES.UTF-8, es_ES:es)."
+  }
+}
+
+variable "support_contact" {
+  description = "Whom failure notes and emails name as the next step when a retry does not help (SUPPORT_CONTACT): an email address or an http(s) URL; empty names no one."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = var.support_contact == "" || can(regex("^[^<>@\\s,]+@[^<>@\\s,]+$", var.support_contact)) || can(regex("^https?://[^/\\s]+(/\\S*)?$", var.support_contact))
+    error_message = "support_contact must be an email address or an http(s) URL."
   }
 }
 

@@ -120,6 +120,20 @@ func TestBankTransferConfirmedByLink(t *testing.T) {
 	if n := len(emailsTo(st, o.Number)); n != 1 {
 		t.Errorf("%d confirmation emails, want 1", n)
 	}
+	// The audit trail, once each, where the admin looks: to whom the email went, and when and
+	// from which IP the payment was confirmed through its link.
+	n := notes(st, id)
+	if c := strings.Count(n, "Payment confirmation email sent to shop-admin@example.com."); c != 1 {
+		t.Errorf("%d notes saying to whom the email went, want 1:\n%s", c, n)
+	}
+	confirmed := "Payment confirmed through the link of the confirmation email on " +
+		rec.Confirmed.At.UTC().Format("January 2, 2006, 3:04 PM") + " UTC, from the IP address " + rec.Confirmed.IP + "."
+	if c := strings.Count(n, confirmed); c != 1 {
+		t.Errorf("%d notes %q, want 1:\n%s", c, confirmed, n)
+	}
+	if !strings.Contains(page, "The payment was confirmed through this link on "+rec.Confirmed.At.UTC().Format("January 2, 2006, 3:04 PM")) {
+		t.Errorf("the already-confirmed page does not say when:\n%s", page)
+	}
 }
 
 func TestBankTransferMovedToProcessingByAdmin(t *testing.T) {

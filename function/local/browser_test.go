@@ -490,6 +490,10 @@ func TestBrowserScreenshots(t *testing.T) {
 			st := newStack(t, withEnv("LANGUAGE", lang), withEnv("CONFIRM_SIGNING_KEY", key))
 			spec := bacsOrder(course("Intro to Python", coursePy), course("Go for Backend Developers", courseGo))
 			spec.Lines[1].Total = "199.00"
+			if lang == "es" {
+				// A Spanish shop's own title for the gateway (payment_method_title).
+				spec.PaymentMethodTitle = "Transferencia bancaria directa"
+			}
 			id := st.Shop.CreateOrder(spec)
 			o, _ := st.Shop.Order(id)
 			msg := brConfirmationEmail(t, st, o.Number)

@@ -66,7 +66,7 @@ func TestBuyerWithoutAccountIsAllowedAndCompleted(t *testing.T) {
 	if len(st.LMS.Enrollments()) != 0 {
 		t.Errorf("enrolled someone: %v", enrollmentsOf(st))
 	}
-	waitFor(t, "note", 10*time.Second, func() bool { return strings.Contains(notes(st, id), "no LMS account yet") })
+	waitFor(t, "note", 10*time.Second, func() bool { return strings.Contains(notes(st, id), "no Open edX account yet") })
 }
 
 func TestBundleWithModes(t *testing.T) {

@@ -133,7 +133,7 @@ func TestLMSRateLimits(t *testing.T) {
 			t.Errorf("enrollment calls %v, want only the throttled one until the Retry-After has passed", got)
 		}
 		rec := record(t, st, id)
-		if l := rec.Lines[0]; l.State == enrollment.LineFailed && !strings.Contains(l.Reason, "Retry-After") ||
+		if l := rec.Lines[0]; l.State == enrollment.LineFailed && !strings.Contains(l.Reason, "asked for no request during the next") ||
 			l.State != enrollment.LineFailed && !strings.Contains(l.Reason, "Retry-After") {
 			t.Errorf("line %+v does not say the LMS asked to wait", l)
 		}

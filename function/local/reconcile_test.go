@@ -159,7 +159,7 @@ func TestSweepReportsWebhookProblemOnce(t *testing.T) {
 	sweep(t, st)
 	rep := sweep(t, st)
 	alerts := webhookAlerts(st)
-	if len(alerts) != 1 || !strings.Contains(alerts[0].Text, "order.created") || !strings.Contains(alerts[0].Text, "disabled") {
+	if len(alerts) != 1 || !strings.Contains(alerts[0].Text, "“Order created” webhook") || !strings.Contains(alerts[0].Text, "disabled") {
 		t.Fatalf("alerts after two runs: %+v", alerts)
 	}
 	if rep.Webhooks.Opened != 0 || len(rep.Webhooks.Problems) != 1 {
@@ -194,7 +194,7 @@ func TestSweepReactivatesDisabledWebhook(t *testing.T) {
 	}
 	sweep(t, st)
 	alerts := webhookAlerts(st)
-	if len(alerts) != 1 || !strings.Contains(alerts[0].Text, "order.updated") || !strings.Contains(alerts[0].Text, "set it back to active") {
+	if len(alerts) != 1 || !strings.Contains(alerts[0].Text, "“Order updated” webhook") || !strings.Contains(alerts[0].Text, "set it back to Active") {
 		t.Fatalf("alerts %+v, want one saying the webhook was re-activated", alerts)
 	}
 	// The re-activated webhook delivers again.
@@ -216,7 +216,7 @@ func TestSweepReportsMissingWebhooks(t *testing.T) {
 	if len(alerts) != 1 || rep.Webhooks.Opened != 2 {
 		t.Fatalf("alerts %d, report %+v", len(alerts), rep.Webhooks)
 	}
-	for _, want := range []string{"no webhook for order.created", "no webhook for order.updated"} {
+	for _, want := range []string{"There is no “Order created” webhook.", "There is no “Order updated” webhook."} {
 		if !strings.Contains(alerts[0].Text, want) {
 			t.Errorf("alert does not say %q:\n%s", want, alerts[0].Text)
 		}

@@ -131,7 +131,7 @@ func TestWebhookUnreadableEmailFailsTheCourseLines(t *testing.T) {
 	if d, ok := lastDelivery(st, id, "order.created"); !ok || d.Status != 200 {
 		t.Fatalf("delivery answered %d, want 200", d.Status)
 	}
-	waitFor(t, "the failure note", 30*time.Second, func() bool { return strings.Contains(notes(st, id), "billing.email is an object") })
+	waitFor(t, "the failure note", 30*time.Second, func() bool { return strings.Contains(notes(st, id), "the order's billing.email cannot be read") })
 	if strings.Contains(notes(st, id), learner) {
 		t.Errorf("the note holds the address:\n%s", notes(st, id))
 	}

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
 // Function targets (FUNCTION_TARGET), as the function package registers them.
@@ -64,12 +66,16 @@ type Config struct {
 	SendGridAPIURL string `env:"SENDGRID_API_URL" default:"https://api.sendgrid.com" fn:"Enroll,Sweep"`
 	MailFrom       string `env:"MAIL_FROM" required:"true" fn:"Enroll,Confirm,Sweep"`
 
-	ConfirmPaymentMethods []string      `env:"CONFIRM_PAYMENT_METHODS" default:"bacs,cheque,cod" fn:"Webhook,Enroll,Sweep"`
-	NotifyEmails          []string      `env:"NOTIFY_EMAILS" fn:"Enroll,Sweep"`
-	Language              string        `env:"LANGUAGE" default:"en" fn:"Enroll,Confirm,Sweep,Console"`
-	ConfirmURL            string        `env:"CONFIRM_URL" required:"true" fn:"Enroll"`
-	ConfirmSigningKey     string        `env:"CONFIRM_SIGNING_KEY" required:"true" secret:"true" fn:"Enroll,Confirm"`
-	ConfirmLinkTTL        time.Duration `env:"CONFIRM_LINK_TTL" default:"720h" fn:"Enroll,Confirm"`
+	ConfirmPaymentMethods []string `env:"CONFIRM_PAYMENT_METHODS" default:"bacs,cheque,cod" fn:"Webhook,Enroll,Sweep"`
+	NotifyEmails          []string `env:"NOTIFY_EMAILS" fn:"Enroll,Sweep"`
+	// Language is LANGUAGE: en or es, or a locale of one (es_AR, es_ES.UTF-8, es_ES:es).
+	Language i18n.Lang `env:"LANGUAGE" default:"en" fn:"Enroll,Confirm,Sweep,Console"`
+	// SupportContact is whom the failure notes and emails name as the next step when a
+	// retry does not help: an email address or an http(s) URL; unset names none.
+	SupportContact    string        `env:"SUPPORT_CONTACT" fn:"Enroll"`
+	ConfirmURL        string        `env:"CONFIRM_URL" required:"true" fn:"Enroll"`
+	ConfirmSigningKey string        `env:"CONFIRM_SIGNING_KEY" required:"true" secret:"true" fn:"Enroll,Confirm"`
+	ConfirmLinkTTL    time.Duration `env:"CONFIRM_LINK_TTL" default:"720h" fn:"Enroll,Confirm"`
 
 	PushAudience       string `env:"PUSH_AUDIENCE" fn:"Enroll,Sweep"`
 	PushServiceAccount string `env:"PUSH_SERVICE_ACCOUNT" fn:"Enroll,Sweep"`
@@ -195,6 +201,12 @@ func setField(f reflect.Value, raw string) error {
 		f.SetInt(int64(d))
 	case []string:
 		f.Set(reflect.ValueOf(splitList(raw)))
+	case i18n.Lang:
+		l, err := i18n.Parse(raw)
+		if err != nil {
+			return err
+		}
+		f.Set(reflect.ValueOf(l))
 	case slog.Level:
 		var l slog.Level
 		if err := l.UnmarshalText([]byte(raw)); err != nil {
@@ -242,8 +254,8 @@ func (c *Config) validate() []string {
 	if c.Serves(Enroll) && c.OpenEdXEnrollStrategy != "enrollment" && c.OpenEdXEnrollStrategy != "bulk" {
 		p = append(p, fmt.Sprintf("OPENEDX_ENROLL_STRATEGY: %q must be enrollment or bulk", c.OpenEdXEnrollStrategy))
 	}
-	if c.Language != "" && c.Language != "en" && c.Language != "es" {
-		p = append(p, fmt.Sprintf("LANGUAGE: %q must be en or es", c.Language))
+	if s := c.SupportContact; s != "" && !isContact(s) {
+		p = append(p, fmt.Sprintf("SUPPORT_CONTACT: %q is neither an email address nor an http(s) URL", s))
 	}
 	if c.MailFrom != "" {
 		if _, err := mail.ParseAddress(c.MailFrom); err != nil {
@@ -281,6 +293,15 @@ func (c *Config) validate() []string {
 		p = append(p, fmt.Sprintf("JOBS_TOPIC: %q is too short (Pub/Sub ids have at least 3 characters)", c.JobsTopic))
 	}
 	return p
+}
+
+// isContact reports whether s is a plain email address or an http(s) URL.
+func isContact(s string) bool {
+	if a, err := mail.ParseAddress(s); err == nil && a.Address == s {
+		return true
+	}
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 func (c *Config) privateServed() []string {

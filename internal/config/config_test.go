@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
 func env(m map[string]string) func(string) (string, bool) {
@@ -59,6 +61,7 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	m["OPENEDX_ENROLL_STRATEGY"] = "magic"
 	m["UNENROLL_ON"] = "refunded,failed"
 	m["LOG_LEVEL"] = "loud"
+	m["SUPPORT_CONTACT"] = "the Aulasneo team"
 	_, err := Load(env(m))
 	if err == nil {
 		t.Fatal("Load accepted a broken configuration")
@@ -67,6 +70,7 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 		"WC_URL: required", "SENDGRID_API_KEY: required", "PORT:", "LANGUAGE:", "CONFIRM_SIGNING_KEY: must be at least 32",
 		"CONFIRM_LINK_TTL:", "WC_COMPLETE_MIXED_ORDERS:", "OPENEDX_URL:", `NOTIFY_EMAILS: "not-an-email"`,
 		"OPENEDX_ENROLL_STRATEGY:", `UNENROLL_ON: "failed"`, "LOG_LEVEL:",
+		`SUPPORT_CONTACT: "the Aulasneo team" is neither an email address nor an http(s) URL`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not mention %q:\n%v", want, err)
@@ -203,5 +207,47 @@ func TestFailClosedOnCloudRun(t *testing.T) {
 	// Off Cloud Run (emulators, local runs) the check may be off.
 	if _, err := Load(env(valid())); err != nil {
 		t.Error(err)
+	}
+}
+
+// LANGUAGE takes a language code or a locale of one, as a shell's LANG or LANGUAGE holds it
+// (SPEC §2.9); anything else is a problem that names LANGUAGE.
+func TestLoadLanguageLocaleForms(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]i18n.Lang{
+		"": i18n.English, "en": i18n.English, "es": i18n.Spanish, "es_AR": i18n.Spanish, "es-ES": i18n.Spanish,
+		"es_ES.UTF-8": i18n.Spanish, "es_ES:es": i18n.Spanish, "en_US.UTF-8": i18n.English, " ES ": i18n.Spanish,
+	} {
+		m := valid()
+		m["LANGUAGE"] = in
+		c, err := Load(env(m))
+		if err != nil || c.Language != want {
+			t.Errorf("LANGUAGE=%q: %v, %v; want %q", in, c, err, want)
+		}
+	}
+	for _, in := range []string{"fr", "fr_FR.UTF-8", "spanish", "C"} {
+		m := valid()
+		m["LANGUAGE"] = in
+		if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), "LANGUAGE: ") || !strings.Contains(err.Error(), "en, es") {
+			t.Errorf("LANGUAGE=%q: %v, want a problem naming LANGUAGE and the languages", in, err)
+		}
+	}
+}
+
+func TestLoadSupportContact(t *testing.T) {
+	t.Parallel()
+	for _, ok := range []string{"", "soporte@aulasneo.com", "https://aulasneo.com/soporte", "http://help.example.com"} {
+		m := valid()
+		m["SUPPORT_CONTACT"] = ok
+		if c, err := Load(env(m)); err != nil || c.SupportContact != ok {
+			t.Errorf("SUPPORT_CONTACT=%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"Aulasneo <soporte@aulasneo.com>", "ftp://files.example.com", "aulasneo.com", "call us"} {
+		m := valid()
+		m["SUPPORT_CONTACT"] = bad
+		if _, err := Load(env(m)); err == nil || !strings.Contains(err.Error(), "SUPPORT_CONTACT: ") {
+			t.Errorf("SUPPORT_CONTACT=%q accepted: %v", bad, err)
+		}
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
 // maxBody bounds what the Confirm function reads from a request: the form holds one token.
@@ -51,7 +52,7 @@ type Handler struct {
 	Signer    *Signer
 	Confirmer enrollment.Confirmer
 	Retrier   Retrier
-	Language  string // "en" or "es"; anything else is "en"
+	Language  string // LANGUAGE (internal/i18n); anything it does not name is "en"
 	ShopName  string // shown above every page's title; may be empty
 	Now       func() time.Time
 	Log       *slog.Logger
@@ -295,11 +296,8 @@ func retryPage(id int64, v enrollment.ActionView) page {
 }
 
 func (h *Handler) render(w http.ResponseWriter, status int, p page) {
-	p.Lang = "en"
-	if h.Language == "es" {
-		p.Lang = "es"
-	}
-	p.T = catalog[p.Lang]
+	p.Lang = i18n.Of(h.Language)
+	p.T = textsFor(p.Lang)
 	p.Text = p.T.Pages[p.Kind]
 	if t, ok := p.T.RetryPages[p.Kind]; ok && p.Retry {
 		p.Text = t
@@ -315,7 +313,7 @@ func (h *Handler) render(w http.ResponseWriter, status int, p page) {
 		p.Failed = nil
 	}
 	if a := p.Retried; a != nil && (p.Kind == kindRetried || p.Kind == kindRetryAlready) {
-		p.RetriedBy = fmt.Sprintf(p.T.RetriedBy, formatDate(a.At.UTC(), p.Lang)+" UTC", a.By.IP)
+		p.RetriedBy = fmt.Sprintf(p.T.RetriedBy, p.Lang.T("date.utc", p.Lang.Date(a.At.UTC())), a.By.IP)
 	}
 	p.Shop = h.ShopName
 	// Once the payment is confirmed the page names who confirmed it and when, and no
@@ -324,7 +322,7 @@ func (h *Handler) render(w http.ResponseWriter, status int, p page) {
 		p.Details = details(p.Order, p.Lang)
 	}
 	if c := p.Confirmed; c != nil && (p.Kind == kindConfirmed || p.Kind == kindAlready) {
-		p.ConfirmedBy = fmt.Sprintf(p.T.ConfirmedBy, formatDate(c.At.UTC(), p.Lang)+" UTC", c.IP)
+		p.ConfirmedBy = fmt.Sprintf(p.T.ConfirmedBy, p.Lang.T("date.utc", p.Lang.Date(c.At.UTC())), c.IP)
 	}
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, p); err != nil {

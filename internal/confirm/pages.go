@@ -2,10 +2,9 @@ package confirm
 
 import (
 	"html/template"
-	"strconv"
-	"time"
 
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
 // kind names a page; it is also the id of the page's <main> element, so tests and browsers
@@ -53,7 +52,7 @@ type page struct {
 	Kind    kind
 	Tone    string // kind.tone()
 	Retry   bool   // a Retry link's page: its words come from texts.RetryPages first
-	Lang    string
+	Lang    i18n.Lang
 	T       *texts
 	Text    pageText
 	Shop    string
@@ -90,48 +89,26 @@ type lineDetails struct {
 	Total    string
 }
 
-func details(o *enrollment.Order, lang string) *orderDetails {
+func details(o *enrollment.Order, lang i18n.Lang) *orderDetails {
 	d := &orderDetails{
 		Customer:      o.Billing.Name(),
 		Email:         o.Billing.Email,
 		PaymentMethod: o.PaymentMethodTitle,
-		Total:         money(o.Total, o.Currency),
+		Total:         lang.Money(o.Total, o.Currency),
 	}
 	if d.PaymentMethod == "" {
 		d.PaymentMethod = o.PaymentMethod
 	}
 	switch {
 	case !o.DateCreated.IsZero():
-		d.Date = formatDate(o.DateCreated, lang)
+		d.Date = lang.Date(o.DateCreated)
 	case !o.DateCreatedGMT.IsZero():
-		d.Date = formatDate(o.DateCreatedGMT, lang) + " UTC"
+		d.Date = lang.T("date.utc", lang.Date(o.DateCreatedGMT))
 	}
 	for _, l := range o.Lines {
-		d.Lines = append(d.Lines, lineDetails{Name: l.Name, Quantity: l.DisplayQuantity(), Total: money(l.Total, o.Currency)})
+		d.Lines = append(d.Lines, lineDetails{Name: l.Name, Quantity: l.DisplayQuantity(), Total: lang.Money(l.Total, o.Currency)})
 	}
 	return d
-}
-
-func money(amount, currency string) string {
-	if amount == "" || currency == "" {
-		return amount
-	}
-	return amount + " " + currency
-}
-
-var monthsES = [...]string{"enero", "febrero", "marzo", "abril", "mayo", "junio", "julio",
-	"agosto", "septiembre", "octubre", "noviembre", "diciembre"}
-
-// formatDate writes the order's wall time as the shop shows it (no zone conversion). It is a
-// copy of formatDate in internal/mail/i18n.go, so the email and this page show an order's date
-// the same way: "November 28, 2026, 2:16 AM" or "28 de noviembre de 2026, 02:16". Change both
-// together.
-func formatDate(t time.Time, lang string) string {
-	if lang == "es" {
-		return strconv.Itoa(t.Day()) + " de " + monthsES[t.Month()-1] + " de " +
-			strconv.Itoa(t.Year()) + ", " + t.Format("15:04")
-	}
-	return t.Format("January 2, 2006, 3:04 PM")
 }
 
 // pageText is one page's words.
@@ -158,263 +135,77 @@ type texts struct {
 	RetriedBy         string // "Retried %[1]s from the address %[2]s."
 }
 
-var catalog = map[string]*texts{
-	"en": {
-		Order: "Order", Date: "Date", Customer: "Customer", Email: "Email",
-		PaymentMethod: "Payment method", Product: "Product", Quantity: "Qty",
-		LineTotal: "Total", OrderTotal: "Order total",
-		Confirm:     "Confirm payment received",
-		Check:       "Only confirm once the money is in the shop's account.",
-		Footer:      "Payment confirmation for course enrollments",
-		ConfirmedBy: "The payment was confirmed through this link on %s, from the IP address %s.",
-		Pages: map[kind]pageText{
-			kindSummary: {
-				Title: "Confirm payment",
-				Lead:  "Check that you received the payment for this order before confirming. Confirming enrolls the learner in the order's courses, and the order is then marked Completed.",
-			},
-			kindConfirmed: {
-				Title: "Payment confirmed",
-				Lead:  "Thank you. The learner is being enrolled; the order will be marked Completed in the shop when that is done.",
-				Next:  "There is nothing more to do. You can close this page.",
-			},
-			kindAlready: {
-				Title: "Payment already confirmed",
-				Lead:  "The payment for this order was already confirmed through this link, so nothing was changed.",
-				Next:  "There is nothing more to do. You can close this page.",
-			},
-			kindHandled: {
-				Title: "This order is already being handled",
-				Lead:  "The order was moved to Processing or Completed in the shop, so the learner's enrollment is under way or done. Nothing was changed.",
-				Next:  "This link is no longer needed. You can close this page.",
-			},
-			kindClosed: {
-				Title: "This order is closed",
-				Lead:  "The order was cancelled, refunded or marked failed in the shop, so its payment cannot be confirmed here. Nothing was changed.",
-				Next:  "If the payment did arrive, reopen the order in WooCommerce and move it to Processing: the learner is then enrolled.",
-			},
-			kindInvalid: {
-				Title: "This link is incomplete or damaged",
-				Lead:  "The confirmation code in this address is missing or damaged, often because the link was cut when it was copied. Nothing was changed.",
-				Next:  "Open the link again from the email, or copy the whole address into the browser.",
-			},
-			kindBadRequest: {
-				Title: "The request could not be read",
-				Lead:  "Nothing was changed.",
-				Next:  "Open the link again from the email and use the button on that page.",
-			},
-			kindForged: {
-				Title: "This link is not valid",
-				Lead:  "This link was not issued by the shop's enrollment service, or it was altered. Nothing was changed.",
-				Next:  "Use the link from the original email, or open the order in WooCommerce and change its status to Processing.",
-			},
-			kindNotFound: {
-				Title: "Order not found",
-				Lead:  "The enrollment service has no record of this order. Nothing was changed.",
-				Next:  "Check the order in WooCommerce. If it was paid, changing its status to Processing enrolls the learner.",
-			},
-			kindMethod: {
-				Title: "This address only opens confirmation links",
-				Lead:  "Nothing was changed.",
-				Next:  "Open the link from the email in a web browser.",
-			},
-			kindExpired: {
-				Title: "This link has expired",
-				Lead:  "Links to confirm a payment are valid for a limited time, and this one can no longer be used. Nothing was changed.",
-				Next:  "If you received the payment, open the order in WooCommerce and change its status to Processing. The learner will then be enrolled and the order completed automatically.",
-			},
-			kindLoadFailed: {
-				Title: "The order could not be loaded right now",
-				Lead:  "A temporary problem prevented showing this order. Nothing was changed.",
-				Next:  "Please reload this page in a few minutes.",
-			},
-			kindNotConfirmed: {
-				Title: "The payment could not be confirmed right now",
-				Lead:  "A temporary problem prevented recording the confirmation, so the payment is not confirmed yet.",
-				Next:  "Please try again in a few minutes. If it keeps failing, open the order in WooCommerce and change its status to Processing instead.",
-			},
-		},
+// pageKeys names each page's words in the catalogue (internal/i18n): "page.<key>.title",
+// ".lead" and ".next".
+var pageKeys = map[kind]string{
+	kindSummary:      "summary",
+	kindConfirmed:    "confirmed",
+	kindAlready:      "already",
+	kindHandled:      "handled",
+	kindClosed:       "closed",
+	kindInvalid:      "invalid",
+	kindBadRequest:   "bad_request",
+	kindForged:       "forged",
+	kindNotFound:     "not_found",
+	kindMethod:       "method",
+	kindExpired:      "expired",
+	kindLoadFailed:   "load_failed",
+	kindNotConfirmed: "not_confirmed",
+}
 
-		// Retry link of the failure email (SPEC §2.5b).
-		Course: "Course", Reason: "Reason",
-		Retry:       "Retry the failed courses",
-		RetryCheck:  "Fix the cause first: with the same SKU and the same course, the retry fails again.",
-		RetryFooter: "Retrying course enrollments",
-		RetriedBy:   "The failed courses were retried through this link on %s, from the IP address %s.",
-		RetryPages: map[kind]pageText{
-			kindRetrySummary: {
-				Title: "Retry the failed enrollments",
-				Lead:  "The learner could not be enrolled in the courses below. Fix the cause first (the product's SKU in WooCommerce, or the course in Open edX), then retry: the order is read again from the shop, the failed courses are tried again, and courses already enrolled are not enrolled twice.",
-			},
-			kindRetried: {
-				Title: "Retry started",
-				Lead:  "The failed courses are being retried. When the learner is enrolled, the order is marked Completed in the shop; if a course fails again, a new failure email is sent.",
-				Next:  "There is nothing more to do. You can close this page.",
-			},
-			kindRetryAlready: {
-				Title: "Already retried",
-				Lead:  "This link was already used to retry the failed courses, so nothing was changed.",
-				Next:  "If a course failed again, a new failure email with a new Retry button was sent. You can close this page.",
-			},
-			kindRetryNothing: {
-				Title: "Nothing to retry",
-				Lead:  "This order has no failed courses now: they were enrolled since, for example after the order was moved to Processing in the shop. Nothing was changed.",
-				Next:  "You can close this page.",
-			},
-			kindNotRetried: {
-				Title: "The retry could not be started right now",
-				Lead:  "A temporary problem prevented recording the retry, so nothing was retried yet.",
-				Next:  "Please try again in a few minutes. If it keeps failing, open the order in WooCommerce, change its status to On hold and save, then back to Processing and save.",
-			},
-			kindClosed: {
-				Title: "This order is closed",
-				Lead:  "The order was cancelled, refunded or marked failed in the shop, so its courses cannot be retried here. Nothing was changed.",
-				Next:  "If the learner should be enrolled after all, reopen the order in WooCommerce and move it to Processing.",
-			},
-			kindExpired: {
-				Title: "This link has expired",
-				Lead:  "Links to retry an enrollment are valid for a limited time, and this one can no longer be used. Nothing was changed.",
-				Next:  "To retry, open the order in WooCommerce, change its status to On hold and save, then back to Processing and save.",
-			},
-			kindForged: {
-				Title: "This link is not valid",
-				Lead:  "This link was not issued by the shop's enrollment service, or it was altered. Nothing was changed.",
-				Next:  "Use the link from the original email, or open the order in WooCommerce, change its status to On hold and save, then back to Processing and save.",
-			},
-			kindNotFound: {
-				Title: "Order not found",
-				Lead:  "The enrollment service has no record of this order. Nothing was changed.",
-				Next:  "Check the order in WooCommerce. To retry its enrollment, change its status to On hold and save, then back to Processing and save.",
-			},
-		},
-	},
-	"es": {
-		Order: "Pedido", Date: "Fecha", Customer: "Cliente", Email: "Correo electrónico",
-		PaymentMethod: "Método de pago", Product: "Producto", Quantity: "Cant.",
-		LineTotal: "Total", OrderTotal: "Total del pedido",
-		Confirm:     "Confirmar pago recibido",
-		Check:       "Confirme solo cuando el dinero ya esté en la cuenta de la tienda.",
-		Footer:      "Confirmación de pagos para inscripciones a cursos",
-		ConfirmedBy: "El pago se confirmó con este enlace el %s, desde la dirección IP %s.",
-		Pages: map[kind]pageText{
-			kindSummary: {
-				Title: "Confirmar pago",
-				Lead:  "Antes de confirmar, compruebe que recibió el pago de este pedido. Al confirmar, se inscribe al estudiante en los cursos del pedido y luego el pedido se marca como «Completado».",
-			},
-			kindConfirmed: {
-				Title: "Pago confirmado",
-				Lead:  "Gracias. Se está inscribiendo al estudiante; cuando termine, el pedido se marcará como «Completado» en la tienda.",
-				Next:  "No hay nada más que hacer. Puede cerrar esta página.",
-			},
-			kindAlready: {
-				Title: "El pago ya estaba confirmado",
-				Lead:  "El pago de este pedido ya se había confirmado con este enlace, así que no se hizo ningún cambio.",
-				Next:  "No hay nada más que hacer. Puede cerrar esta página.",
-			},
-			kindHandled: {
-				Title: "Este pedido ya se está gestionando",
-				Lead:  "El pedido se cambió a «Procesando» o «Completado» en la tienda, así que la inscripción del estudiante está en curso o ya se hizo. No se hizo ningún cambio.",
-				Next:  "Este enlace ya no es necesario. Puede cerrar esta página.",
-			},
-			kindClosed: {
-				Title: "Este pedido está cerrado",
-				Lead:  "El pedido se canceló, se reembolsó o se marcó como fallido en la tienda, así que su pago no se puede confirmar aquí. No se hizo ningún cambio.",
-				Next:  "Si el pago sí llegó, reabra el pedido en WooCommerce y cámbielo a «Procesando»: entonces se inscribe al estudiante.",
-			},
-			kindInvalid: {
-				Title: "Este enlace está incompleto o dañado",
-				Lead:  "Falta el código de confirmación de esta dirección o está dañado, a menudo porque el enlace se cortó al copiarlo. No se hizo ningún cambio.",
-				Next:  "Abra de nuevo el enlace desde el correo o copie la dirección completa en su navegador.",
-			},
-			kindBadRequest: {
-				Title: "No se pudo leer la solicitud",
-				Lead:  "No se hizo ningún cambio.",
-				Next:  "Abra de nuevo el enlace desde el correo y pulse el botón de esa página.",
-			},
-			kindForged: {
-				Title: "Este enlace no es válido",
-				Lead:  "Este enlace no lo emitió el servicio de inscripciones de la tienda, o fue modificado. No se hizo ningún cambio.",
-				Next:  "Use el enlace del correo original, o abra el pedido en WooCommerce y cambie su estado a «Procesando».",
-			},
-			kindNotFound: {
-				Title: "Pedido no encontrado",
-				Lead:  "El servicio de inscripciones no tiene registro de este pedido. No se hizo ningún cambio.",
-				Next:  "Revise el pedido en WooCommerce. Si está pagado, al cambiar su estado a «Procesando» se inscribe al estudiante.",
-			},
-			kindMethod: {
-				Title: "Esta dirección solo abre enlaces de confirmación",
-				Lead:  "No se hizo ningún cambio.",
-				Next:  "Abra el enlace del correo en un navegador web.",
-			},
-			kindExpired: {
-				Title: "Este enlace ha vencido",
-				Lead:  "Los enlaces para confirmar un pago valen por un tiempo limitado y este ya no se puede usar. No se hizo ningún cambio.",
-				Next:  "Si recibió el pago, abra el pedido en WooCommerce y cambie su estado a «Procesando». Así se inscribirá al estudiante y el pedido se completará automáticamente.",
-			},
-			kindLoadFailed: {
-				Title: "No se pudo mostrar el pedido en este momento",
-				Lead:  "Un problema temporal impidió mostrar este pedido. No se hizo ningún cambio.",
-				Next:  "Vuelva a cargar esta página en unos minutos.",
-			},
-			kindNotConfirmed: {
-				Title: "No se pudo confirmar el pago en este momento",
-				Lead:  "Un problema temporal impidió registrar la confirmación, así que el pago todavía no está confirmado.",
-				Next:  "Vuelva a intentarlo en unos minutos. Si sigue fallando, abra el pedido en WooCommerce y cambie su estado a «Procesando».",
-			},
-		},
+// retryPageKeys names the Retry link's pages in the catalogue, "page.retry.<key>.title",
+// ".lead" and ".next": its own kinds, and its words for the kinds it shares with the Confirm
+// link (closed, expired, forged, not found).
+var retryPageKeys = map[kind]string{
+	kindRetrySummary: "summary",
+	kindRetried:      "retried",
+	kindRetryAlready: "already",
+	kindRetryNothing: "nothing",
+	kindNotRetried:   "not_retried",
+	kindClosed:       "closed",
+	kindExpired:      "expired",
+	kindForged:       "forged",
+	kindNotFound:     "not_found",
+}
 
-		// Enlace «Reintentar» del aviso de fallo (SPEC §2.5b).
-		Course: "Curso", Reason: "Motivo",
-		Retry:       "Reintentar los cursos que fallaron",
-		RetryCheck:  "Primero corrija la causa: con el mismo SKU y el mismo curso, el reintento vuelve a fallar.",
-		RetryFooter: "Reintento de inscripciones a cursos",
-		RetriedBy:   "Los cursos que fallaron se reintentaron con este enlace el %s, desde la dirección IP %s.",
-		RetryPages: map[kind]pageText{
-			kindRetrySummary: {
-				Title: "Reintentar las inscripciones que fallaron",
-				Lead:  "No se pudo inscribir al estudiante en los cursos siguientes. Primero corrija la causa (el SKU del producto en WooCommerce o el curso en Open edX) y luego reintente: el pedido se vuelve a leer de la tienda, los cursos que fallaron se intentan de nuevo y los cursos ya inscritos no se inscriben dos veces.",
-			},
-			kindRetried: {
-				Title: "Reintento en curso",
-				Lead:  "Se están reintentando los cursos que fallaron. Cuando el estudiante quede inscrito, el pedido se marcará como «Completado» en la tienda; si algún curso vuelve a fallar, se enviará un nuevo correo de aviso.",
-				Next:  "No hay nada más que hacer. Puede cerrar esta página.",
-			},
-			kindRetryAlready: {
-				Title: "Ya se reintentó",
-				Lead:  "Este enlace ya se usó para reintentar los cursos que fallaron, así que no se hizo ningún cambio.",
-				Next:  "Si algún curso volvió a fallar, se envió un nuevo correo de aviso con un nuevo botón para reintentar. Puede cerrar esta página.",
-			},
-			kindRetryNothing: {
-				Title: "No hay nada que reintentar",
-				Lead:  "Este pedido ya no tiene cursos que hayan fallado: se inscribieron después, por ejemplo al cambiar el pedido a «Procesando» en la tienda. No se hizo ningún cambio.",
-				Next:  "Puede cerrar esta página.",
-			},
-			kindNotRetried: {
-				Title: "No se pudo iniciar el reintento en este momento",
-				Lead:  "Un problema temporal impidió registrar el reintento, así que todavía no se reintentó nada.",
-				Next:  "Vuelva a intentarlo en unos minutos. Si sigue fallando, abra el pedido en WooCommerce, cambie su estado a «En espera» y guarde; luego vuelva a ponerlo en «Procesando» y guarde.",
-			},
-			kindClosed: {
-				Title: "Este pedido está cerrado",
-				Lead:  "El pedido se canceló, se reembolsó o se marcó como fallido en la tienda, así que sus cursos no se pueden reintentar aquí. No se hizo ningún cambio.",
-				Next:  "Si de todos modos hay que inscribir al estudiante, reabra el pedido en WooCommerce y cámbielo a «Procesando».",
-			},
-			kindExpired: {
-				Title: "Este enlace ha vencido",
-				Lead:  "Los enlaces para reintentar una inscripción valen por un tiempo limitado y este ya no se puede usar. No se hizo ningún cambio.",
-				Next:  "Para reintentar, abra el pedido en WooCommerce, cambie su estado a «En espera» y guarde; luego vuelva a ponerlo en «Procesando» y guarde.",
-			},
-			kindForged: {
-				Title: "Este enlace no es válido",
-				Lead:  "Este enlace no lo emitió el servicio de inscripciones de la tienda, o fue modificado. No se hizo ningún cambio.",
-				Next:  "Use el enlace del correo original, o abra el pedido en WooCommerce, cambie su estado a «En espera» y guarde; luego vuelva a ponerlo en «Procesando» y guarde.",
-			},
-			kindNotFound: {
-				Title: "Pedido no encontrado",
-				Lead:  "El servicio de inscripciones no tiene registro de este pedido. No se hizo ningún cambio.",
-				Next:  "Revise el pedido en WooCommerce. Para reintentar su inscripción, cambie su estado a «En espera» y guarde; luego vuelva a ponerlo en «Procesando» y guarde.",
-			},
-		},
-	},
+// textsFor is every word of the pages in l.
+func textsFor(l i18n.Lang) *texts {
+	tx := &texts{
+		Order: l.T("label.order"), Date: l.T("label.date"), Customer: l.T("label.customer"),
+		Email: l.T("label.email"), PaymentMethod: l.T("label.payment"), Product: l.T("label.product"),
+		Quantity: l.T("label.quantity"), LineTotal: l.T("label.total"), OrderTotal: l.T("label.order_total"),
+		Confirm:     l.T("page.confirm_button"),
+		Check:       l.T("page.check"),
+		Footer:      l.T("page.footer"),
+		ConfirmedBy: l.T("page.confirmed_by"),
+		Pages:       map[kind]pageText{},
+		Course:      l.T("label.course"), Reason: l.T("label.reason"),
+		Retry:       l.T("page.retry_button"),
+		RetryCheck:  l.T("page.retry_check"),
+		RetryFooter: l.T("page.retry_footer"),
+		RetriedBy:   l.T("page.retried_by"),
+		RetryPages:  map[kind]pageText{},
+	}
+	for k, key := range pageKeys {
+		tx.Pages[k] = pageWords(l, "page."+key)
+	}
+	for k, key := range retryPageKeys {
+		tx.RetryPages[k] = pageWords(l, "page.retry."+key)
+	}
+	return tx
+}
+
+func pageWords(l i18n.Lang, prefix string) pageText {
+	p := pageText{Title: l.T(prefix + ".title"), Lead: l.T(prefix + ".lead")}
+	if next := prefix + ".next"; hasKey(l, next) {
+		p.Next = l.T(next)
+	}
+	return p
+}
+
+func hasKey(l i18n.Lang, key string) bool {
+	_, ok := l.Lookup(key)
+	return ok
 }
 
 var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
 // fakeRetrier keeps orders' failed lines and the retries done (by key) in memory, with the
@@ -311,7 +312,8 @@ func TestRetryCatalogComplete(t *testing.T) {
 	t.Parallel()
 	own := []kind{kindRetrySummary, kindRetried, kindRetryAlready, kindRetryNothing, kindNotRetried}
 	shared := []kind{kindClosed, kindExpired, kindForged, kindNotFound}
-	for lang, tx := range catalog {
+	for _, lang := range i18n.Languages() {
+		tx := textsFor(lang)
 		if len(tx.RetryPages) != len(own)+len(shared) {
 			t.Errorf("%s: %d Retry pages, want %d", lang, len(tx.RetryPages), len(own)+len(shared))
 		}

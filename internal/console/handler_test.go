@@ -692,17 +692,8 @@ var keyRefRE = regexp.MustCompile(`\{[a-z]+\.[a-zA-Z.-]+\}`)
 
 func TestEveryPageInBothLanguages(t *testing.T) {
 	t.Parallel()
-	for key := range catalog["en"] {
-		if _, ok := catalog["es"][key]; !ok {
-			t.Errorf("es lacks %s", key)
-		}
-	}
-	for key := range catalog["es"] {
-		if _, ok := catalog["en"][key]; !ok {
-			t.Errorf("en lacks %s", key)
-		}
-	}
-	for _, lang := range []string{"en", "es"} {
+	// Both languages have every key: internal/i18n's TestCataloguesAgree.
+	for _, lang := range []string{"en", "es_AR"} {
 		t.Run(lang, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t, lang, false)
@@ -738,7 +729,7 @@ func TestEveryPageInBothLanguages(t *testing.T) {
 				if m := keyRefRE.FindAllString(body, -1); len(m) > 0 {
 					t.Errorf("%s: keys without words: %v", name, m)
 				}
-				if !strings.Contains(body, `<html lang="`+lang+`">`) {
+				if !strings.Contains(body, `<html lang="`+lang[:2]+`">`) {
 					t.Errorf("%s: not in %s", name, lang)
 				}
 			}

@@ -181,7 +181,7 @@ func newOrderView(rec *enrollment.OrderRecord, deliveries []enrollment.Delivery,
 	for _, l := range rec.Lines {
 		lr := lineRow{Course: l.Course, Product: l.LineName, Mode: l.Mode, StateKey: l.State, State: t.label("line", l.State), Attempts: l.Attempts, Reason: l.Reason}
 		if l.Invalid != "" && lr.Reason == "" {
-			lr.Reason = l.Invalid
+			lr.Reason = l.Invalid.In(t.l)
 		}
 		if l.State == enrollment.LineFailed && l.FailedGen < rec.EnrollGen {
 			lr.State += " (" + t.T("line.retry") + ")"

@@ -177,7 +177,7 @@ func (s *Service) ResendConfirmation(ctx context.Context, orderID int64, key str
 			return nil, nil
 		}
 		rec.Email.Resends++
-		rec.Email.State, rec.Email.ClaimedAt, rec.Email.Error, rec.Email.Noted = EmailQueued, time.Time{}, "", false
+		rec.Email.State, rec.Email.ClaimedAt, rec.Email.Error, rec.Email.Noted, rec.Email.SentNoted = EmailQueued, time.Time{}, "", false, false
 		j := Job{ID: "email-" + strconv.FormatInt(rec.ID, 10) + "-resend-" + strconv.Itoa(rec.Email.Resends), Kind: JobEmail, OrderID: rec.ID, CreatedAt: now}
 		rec.Actions = append(rec.Actions, Action{Kind: ActionResend, Key: key, By: by, At: now, Job: j.ID})
 		v.Action = &rec.Actions[len(rec.Actions)-1]

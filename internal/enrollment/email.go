@@ -10,19 +10,28 @@ import (
 // processEmail sends the order's single confirmation email (SPEC §2.5). It claims the email
 // in a transaction first, so concurrent or redelivered jobs send it once. If the process dies
 // after SendGrid accepted the message and before the record says so, the claim expires after
-// the lease and the email is sent again: the one window where it can go twice.
+// the lease and the email is sent again: the one window where it can go twice. Once sent, a
+// private note on the order says to whom (posted once, under the same claim).
 func (s *Service) processEmail(ctx context.Context, j Job, attempt int) error {
 	var order Order
-	send, noteOnly, failure := false, false, ""
+	var sentTo []string
+	send, noteOnly, noteSent, failure := false, false, false, ""
 	claim := func() error {
 		now := s.now()
 		_, err := s.Store.Update(ctx, j.OrderID, func(rec *OrderRecord) ([]Job, error) {
-			send, noteOnly, failure = false, false, ""
+			send, noteOnly, noteSent, failure = false, false, false, ""
 			order = rec.Snapshot.Order
 			e := &rec.Email
 			switch {
 			case e.State == EmailFailed && !e.Noted:
 				noteOnly, failure = true, e.Error // the failure still has to be noted on the order
+				return nil, nil
+			case e.State == EmailSent && !e.SentNoted:
+				// The note saying to whom it went is still to be posted.
+				if !e.ClaimedAt.IsZero() && now.Sub(e.ClaimedAt) <= s.lease() {
+					return nil, ErrRetry
+				}
+				e.ClaimedAt, noteSent, sentTo = now, true, e.To
 				return nil, nil
 			case e.State == EmailSent || e.State == EmailFailed || e.State == EmailSkipped:
 				return nil, nil
@@ -51,6 +60,8 @@ func (s *Service) processEmail(ctx context.Context, j Job, attempt int) error {
 		return fmt.Errorf("claim confirmation email of order %d: %w", j.OrderID, err)
 	case noteOnly:
 		return s.noteEmailFailure(ctx, j.OrderID, failure)
+	case noteSent:
+		return s.noteEmailSent(ctx, j.OrderID, sentTo)
 	case !send:
 		return nil
 	}
@@ -58,7 +69,7 @@ func (s *Service) processEmail(ctx context.Context, j Job, attempt int) error {
 	to := s.recipients(ctx)
 	var sendErr error
 	if len(to) == 0 {
-		sendErr = Permanent(errors.New("no recipients: the shop's new-order recipients are empty and NOTIFY_EMAILS is not set"))
+		sendErr = Permanent(Explain("reason.no_recipients"))
 	} else {
 		wctx, cancel := context.WithTimeout(ctx, s.workBudget())
 		sendErr = s.Mailer.SendConfirmationRequest(wctx, to, &order, s.ConfirmLink(j.OrderID))
@@ -69,9 +80,10 @@ func (s *Service) processEmail(ctx context.Context, j Job, attempt int) error {
 		e := &rec.Email
 		switch {
 		case sendErr == nil:
-			e.State, e.SentAt, e.To, e.Error = EmailSent, s.now(), to, ""
+			// The claim stays on: it now guards the note saying to whom the email went.
+			e.State, e.SentAt, e.To, e.Error, e.ClaimedAt = EmailSent, s.now(), to, "", s.now()
 		case final:
-			e.State, e.Error = EmailFailed, sendErr.Error()
+			e.State, e.Error = EmailFailed, Describe(s.lang(), sendErr)
 		default:
 			e.State, e.ClaimedAt, e.Error = EmailQueued, time.Time{}, sendErr.Error()
 		}
@@ -82,20 +94,19 @@ func (s *Service) processEmail(ctx context.Context, j Job, attempt int) error {
 	}
 	if sendErr == nil {
 		s.log().InfoContext(ctx, "confirmation email sent", "order", j.OrderID, "recipients", len(to))
-		return nil
+		return s.noteEmailSent(ctx, j.OrderID, to)
 	}
 	if !final {
 		return fmt.Errorf("%w: send confirmation email of order %d: %v", ErrRetry, j.OrderID, sendErr)
 	}
 	s.log().ErrorContext(ctx, "confirmation email failed", "order", j.OrderID, "error", sendErr)
-	return s.noteEmailFailure(ctx, j.OrderID, sendErr.Error())
+	return s.noteEmailFailure(ctx, j.OrderID, Describe(s.lang(), sendErr))
 }
 
 // noteEmailFailure tells the shop admin, on the order, that the confirmation email could not
 // be sent; a transient shop failure is retried with the job.
 func (s *Service) noteEmailFailure(ctx context.Context, orderID int64, reason string) error {
-	note := "The payment confirmation email could not be sent: " + reason +
-		". Once the payment has arrived, move this order to Processing to enroll the learner."
+	note := s.lang().T("note.email_failed", reason)
 	if err := s.Shop.AddNote(ctx, orderID, note); err != nil {
 		if !IsPermanent(err) {
 			return fmt.Errorf("%w: note the email failure on order %d: %v", ErrRetry, orderID, err)

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
 // Settings are the business settings the domain needs from the configuration.
@@ -30,6 +32,11 @@ type Settings struct {
 	// UnenrollOn are the statuses that take access away (UNENROLL_ON): refunded, cancelled.
 	// With refunded, a refund that covers a whole course line takes that line's access away.
 	UnenrollOn []string
+	// Language is LANGUAGE: the language of the notes, reasons and alerts (SPEC §2.9).
+	Language i18n.Lang
+	// SupportContact is SUPPORT_CONTACT (an email or a URL), named in failure notes as the
+	// next step when a retry does not help; "" names none.
+	SupportContact string
 }
 
 // Service is the product's behaviour: intake decisions, the jobs, confirmation, the sweep.
@@ -54,6 +61,9 @@ type Service struct {
 	SweepStore    SweepStore
 	SweepSettings SweepSettings
 }
+
+// lang is the language of what the shop's people read.
+func (s *Service) lang() i18n.Lang { return i18n.Of(string(s.Settings.Language)) }
 
 func (s *Service) now() time.Time {
 	if s.Now != nil {
@@ -336,7 +346,7 @@ func syncLines(rec *OrderRecord, o *Order, defaultMode string) {
 		}
 		courses, err := ParseSKU(li.SKU, defaultMode)
 		if err != nil {
-			want = append(want, LineState{LineID: li.ID, LineName: li.Name, Course: strings.TrimSpace(li.SKU), Invalid: err.Error()})
+			want = append(want, LineState{LineID: li.ID, LineName: li.Name, Course: strings.TrimSpace(li.SKU), Invalid: err.Text()})
 			continue
 		}
 		for _, c := range courses {

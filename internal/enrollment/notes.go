@@ -1,48 +1,60 @@
 package enrollment
 
 import (
-	"fmt"
 	"strings"
+
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
-// retryHowTo tells a shop admin how to retry an order, in the words of the setup guide: the
-// Retry button of the failure email (SPEC §2.5b) or the move On hold → Processing.
-const retryHowTo = "To retry: fix the product's SKU or the course in Open edX, then press Retry in the failure email sent to the new-order recipients, or move this order to On hold, save, and back to Processing, save. Lines already enrolled are not enrolled again."
+// The private order notes, in the shop's language (SPEC §2.9). Line reasons are written in
+// that language when they are recorded. A failure note names both ways to retry: the Retry
+// button of the failure email (SPEC §2.5b) and the move On hold → Processing.
 
-// FailureNote is the private order note for permanently failed lines.
-func FailureNote(failures []LineFailure) string {
+// FailureNote is the private order note for permanently failed lines: which course failed,
+// why, how to retry (in the words of the setup guide), and, when support is set
+// (SUPPORT_CONTACT), whom to ask when a retry does not help.
+func FailureNote(l i18n.Lang, failures []LineFailure, support string) string {
 	var b strings.Builder
-	b.WriteString("Open edX enrollment failed.\n")
+	b.WriteString(l.T("note.failed") + "\n")
 	for _, f := range failures {
-		fmt.Fprintf(&b, "- %s (%s): %s", f.Course, f.LineName, f.Reason)
+		b.WriteString(l.T("note.line", f.Course, f.LineName, f.Reason))
 		if f.Attempts > 1 {
-			fmt.Fprintf(&b, " [attempt %d]", f.Attempts)
+			b.WriteString(l.T("note.attempt", f.Attempts))
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString(retryHowTo)
+	b.WriteString(l.T("note.retry"))
+	if support != "" {
+		b.WriteString("\n" + l.T("note.support", support))
+	}
 	return b.String()
 }
 
-// EnrolledNote is the private order note listing the enrollments of a finished order.
-func EnrolledNote(lines []LineState, completionFailed bool, completionErr string, leftOpen bool) string {
+// EnrolledNote is the private order note listing the enrollments of a finished order, and
+// how its completion went: completionErr when the shop refused it (then support, if set, is
+// named), or leftOpen when non-course lines keep it open.
+func EnrolledNote(l i18n.Lang, lines []LineState, completionFailed bool, completionErr string, leftOpen bool, support string) string {
 	var b strings.Builder
-	b.WriteString("Enrolled in Open edX:\n")
-	for _, l := range lines {
+	b.WriteString(l.T("note.enrolled") + "\n")
+	for _, s := range lines {
 		switch {
-		case l.Allowed:
-			fmt.Fprintf(&b, "- %s (%s): the buyer has no LMS account yet, or has not activated it; they will be enrolled when they register with the order's email or activate their account\n", l.Course, l.Mode)
-		case l.Username != "":
-			fmt.Fprintf(&b, "- %s (%s) as %s\n", l.Course, l.Mode, l.Username)
+		case s.Allowed:
+			b.WriteString(l.T("note.enrolled.allowed", s.Course, s.Mode))
+		case s.Username != "":
+			b.WriteString(l.T("note.enrolled.user", s.Course, s.Mode, s.Username))
 		default:
-			fmt.Fprintf(&b, "- %s (%s)\n", l.Course, l.Mode)
+			b.WriteString(l.T("note.enrolled.line", s.Course, s.Mode))
 		}
+		b.WriteString("\n")
 	}
 	switch {
 	case completionFailed:
-		fmt.Fprintf(&b, "The order could not be marked Completed: %s", completionErr)
+		b.WriteString(l.T("note.completion_failed", completionErr))
+		if support != "" {
+			b.WriteString("\n" + l.T("note.support", support))
+		}
 	case leftOpen:
-		b.WriteString("The order also holds items that are not courses, so it was left in its status for you to complete (WC_COMPLETE_MIXED_ORDERS is false).")
+		b.WriteString(l.T("note.left_open"))
 	}
 	return strings.TrimSpace(b.String())
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
 // Notices are problems reported once to the shop's admins, besides the webhook incidents
@@ -30,7 +32,7 @@ type Notice struct {
 	// Ref is the webhook's id (X-WC-Webhook-ID) or the order's id as the shop wrote it.
 	Ref      string    `firestore:"ref"`
 	Topic    string    `firestore:"topic,omitempty"`   // legacy webhook: the topic it delivers
-	Problem  string    `firestore:"problem,omitempty"` // unreadable order: what could not be read
+	Problem  i18n.Text `firestore:"problem,omitempty"` // unreadable order: what could not be read
 	OpenedAt time.Time `firestore:"openedAt"`
 	SentAt   time.Time `firestore:"sentAt,omitzero"` // set when the email is claimed
 }
@@ -45,7 +47,7 @@ type LegacyWebhook struct {
 // UnreadableOrder is an order of the shop's listing that reconciliation could not read.
 type UnreadableOrder struct {
 	Ref     string // its id as the shop wrote it, "" when it has none
-	Problem string
+	Problem string // in the shop's language
 }
 
 // NoticeReport says what the sweep did with the notices in one run.
@@ -138,7 +140,7 @@ func (s *Service) SendNotices(ctx context.Context, hooks []Webhook) NoticeReport
 			legacy = append(legacy, w)
 			legacyKeys = append(legacyKeys, n.Key)
 		case NoticeUnreadableOrder:
-			unreadable = append(unreadable, UnreadableOrder{Ref: n.Ref, Problem: n.Problem})
+			unreadable = append(unreadable, UnreadableOrder{Ref: n.Ref, Problem: n.Problem.In(s.lang())})
 			unreadableKeys = append(unreadableKeys, n.Key)
 		}
 	}
@@ -209,7 +211,7 @@ func (s *Service) noticeUnreadable(ctx context.Context, so ShopOrder, hash strin
 		Key: NoticeUnreadableOrder + "|" + ref, Kind: NoticeUnreadableOrder, Ref: so.Ref,
 		Problem: so.Unreadable, OpenedAt: s.now(),
 	})
-	log := s.log().With("order", so.Ref, "problem", so.Unreadable)
+	log := s.log().With("order", so.Ref, "problem", so.Unreadable.In(i18n.English))
 	switch {
 	case err != nil:
 		log.ErrorContext(ctx, "reconciliation skipped an order it cannot read and could not record the notice; the next run reports it", "error", err)

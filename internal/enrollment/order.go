@@ -1,12 +1,14 @@
 // Package enrollment is the domain of the service: orders and their course lines, the SKU
 // grammar, the status rules that decide what work an order needs, the per-line enrollment
 // state machine, and the interfaces of the systems it drives (Store, Jobs, LMS, Shop, Mailer).
-// It imports only the standard library.
+// It imports only the standard library and internal/i18n (the words the shop's people read).
 package enrollment
 
 import (
 	"strings"
 	"time"
+
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
 // Order statuses as WooCommerce's REST API writes them (without the wc- prefix).
@@ -45,8 +47,8 @@ type Order struct {
 	// Unreadable names the fields every course line's enrollment needs (status, payment
 	// method, billing email) that the shop sent in a form the service cannot read, as a plugin
 	// that retypes fields may (SPEC §2.1); "" when there are none. Each course line then fails
-	// with it as the reason.
-	Unreadable string
+	// with it as the reason, written in LANGUAGE by the Enroll function.
+	Unreadable i18n.Text
 }
 
 // Person is the billing contact.
@@ -72,7 +74,7 @@ type LineItem struct {
 	SKU          string
 	// Unreadable says why the line's course cannot be read (its SKU is of an odd type); the
 	// line then fails with it as the reason. "" for a readable line.
-	Unreadable string
+	Unreadable i18n.Text
 }
 
 // DisplayQuantity is the quantity as people should see it.

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
 // WooCommerce delivers each webhook once, never retries, and disables a webhook after a run of
@@ -23,7 +25,7 @@ import (
 type ShopOrder struct {
 	Order      *Order
 	Raw        []byte
-	Unreadable string
+	Unreadable i18n.Text
 	Ref        string
 }
 
@@ -359,8 +361,8 @@ type webhookProblem struct {
 // an active webhook delivering to wantURL (any URL when wantURL is ""). A topic with one is
 // fine, whatever other webhooks it has. Otherwise the problems are its webhooks to wantURL
 // that are paused or disabled; failing those, its webhooks to other URLs; failing those, that
-// it has none.
-func webhookProblems(hooks []Webhook, wantURL string) []webhookProblem {
+// it has none. The texts are in l.
+func webhookProblems(l i18n.Lang, hooks []Webhook, wantURL string) []webhookProblem {
 	var out []webhookProblem
 	for _, topic := range webhookTopics {
 		var ours, elsewhere []Webhook
@@ -382,7 +384,7 @@ func webhookProblems(hooks []Webhook, wantURL string) []webhookProblem {
 			for _, h := range ours {
 				out = append(out, webhookProblem{
 					key:  fmt.Sprintf("%s|%s|%d", topic, h.Status, h.ID),
-					text: fmt.Sprintf("The %s webhook %s is %s, so the shop does not send it.", topic, hookName(h), h.Status),
+					text: l.T("hook.problem.inert", word(l, "hook.topic."+topic, topic), hookName(l, h), word(l, "hook.status."+h.Status, h.Status)),
 					// WooCommerce has three statuses; anything but active stops deliveries.
 					inert: h.ID, status: h.Status,
 				})
@@ -391,24 +393,33 @@ func webhookProblems(hooks []Webhook, wantURL string) []webhookProblem {
 			for _, h := range elsewhere {
 				out = append(out, webhookProblem{
 					key:  fmt.Sprintf("%s|elsewhere|%d|%s", topic, h.ID, h.DeliveryURL),
-					text: fmt.Sprintf("The %s webhook %s delivers to %s, not to the service's address %s.", topic, hookName(h), h.DeliveryURL, wantURL),
+					text: l.T("hook.problem.elsewhere", word(l, "hook.topic."+topic, topic), hookName(l, h), h.DeliveryURL, wantURL),
 				})
 			}
 		default:
 			out = append(out, webhookProblem{
 				key:  topic + "|missing",
-				text: fmt.Sprintf("There is no webhook for %s.", topic),
+				text: l.T("hook.problem.missing", word(l, "hook.topic."+topic, topic)),
 			})
 		}
 	}
 	return out
 }
 
-func hookName(h Webhook) string {
+func hookName(l i18n.Lang, h Webhook) string {
 	if h.Name == "" {
-		return fmt.Sprintf("#%d", h.ID)
+		return l.T("hook.name", itoa(h.ID))
 	}
-	return fmt.Sprintf("#%d (%q)", h.ID, h.Name)
+	return l.T("hook.name_named", itoa(h.ID), h.Name)
+}
+
+// word is the catalogue's word for key (a WooCommerce topic or status, as its admin names
+// it), or value itself when the catalogue has none.
+func word(l i18n.Lang, key, value string) string {
+	if w, ok := l.Lookup(key); ok {
+		return w
+	}
+	return value
 }
 
 // sameURL compares delivery URLs as an admin would: scheme and host in any case, a trailing
@@ -449,17 +460,17 @@ func (s *Service) checkWebhooks(ctx context.Context, open []Incident) (WebhookRe
 		log.ErrorContext(ctx, "webhook check could not list the shop's webhooks", "error", err)
 		return rep, nil
 	}
-	problems := webhookProblems(hooks, s.SweepSettings.WebhookURL)
+	problems := webhookProblems(s.lang(), hooks, s.SweepSettings.WebhookURL)
 	for i, p := range problems {
 		if p.inert == 0 || !s.SweepSettings.WebhookReactivate {
 			continue
 		}
 		if err := s.ShopAdmin.SetWebhookStatus(ctx, p.inert, WebhookActive); err != nil {
-			problems[i].text += " Setting it back to active failed: " + err.Error()
+			problems[i].text += " " + s.lang().T("hook.reactivate_failed", Describe(s.lang(), err))
 			log.ErrorContext(ctx, "webhook could not be re-activated", "webhook", p.inert, "status", p.status, "error", err)
 			continue
 		}
-		problems[i].text += " The service set it back to active (WEBHOOK_REACTIVATE)."
+		problems[i].text += " " + s.lang().T("hook.reactivated")
 		rep.Reactivated = append(rep.Reactivated, p.inert)
 		log.WarnContext(ctx, "webhook re-activated", "webhook", p.inert, "was", p.status)
 	}

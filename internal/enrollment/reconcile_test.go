@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
 func TestWebhookProblems(t *testing.T) {
@@ -46,10 +48,11 @@ func TestWebhookProblems(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			var keys []string
-			for _, p := range webhookProblems(tt.hooks, tt.wantURL) {
+			es := webhookProblems(i18n.Spanish, tt.hooks, tt.wantURL)
+			for i, p := range webhookProblems(i18n.English, tt.hooks, tt.wantURL) {
 				keys = append(keys, p.key)
-				if p.text == "" {
-					t.Errorf("problem %s has no text", p.key)
+				if p.text == "" || es[i].text == "" || es[i].text == p.text || es[i].key != p.key {
+					t.Errorf("problem %s: texts %q and %q", p.key, p.text, es[i].text)
 				}
 			}
 			if !slices.Equal(keys, tt.keys) {
@@ -115,7 +118,7 @@ func (a *fakeAdmin) OrdersModifiedAfter(_ context.Context, t time.Time, page, pe
 	for _, o := range list[from:min(from+perPage, len(list))] {
 		c := *o
 		if a.odd[c.ID] {
-			out = append(out, ShopOrder{Raw: fmt.Appendf(nil, `{"id":"%d"}`, c.ID), Ref: fmt.Sprint(c.ID), Unreadable: `the order's "id" is text`})
+			out = append(out, ShopOrder{Raw: fmt.Appendf(nil, `{"id":"%d"}`, c.ID), Ref: fmt.Sprint(c.ID), Unreadable: i18n.Msg("unread.bad_id", `"x"`)})
 			continue
 		}
 		out = append(out, ShopOrder{Order: &c, Raw: fmt.Appendf(nil, `{"id":%d,"status":%q,"date_modified_gmt":%q}`, c.ID, c.Status, c.DateModifiedGMT)})
@@ -503,7 +506,7 @@ func TestCheckWebhooksReportsEachIncidentOnce(t *testing.T) {
 		t.Fatalf("mail down: report %+v", rep)
 	}
 	al.err = nil
-	if rep = run(); rep.Opened != 1 || len(al.sent) != 3 || !strings.Contains(al.sent[2][0], "order.updated") {
+	if rep = run(); rep.Opened != 1 || len(al.sent) != 3 || !strings.Contains(al.sent[2][0], "Order updated") {
 		t.Fatalf("after the mail outage: report %+v, emails %q", rep, al.sent)
 	}
 	if len(admin.set) != 0 {
@@ -526,7 +529,7 @@ func TestCheckWebhooksReactivates(t *testing.T) {
 	if !slices.Equal(admin.set, []string{"7=active"}) || !slices.Equal(rep.Reactivated, []int64{7}) {
 		t.Fatalf("set %q, report %+v", admin.set, rep)
 	}
-	if len(al.sent) != 1 || len(al.sent[0]) != 2 || !strings.Contains(al.sent[0][0], "set it back to active") || !strings.Contains(al.sent[0][1], "elsewhere.example") {
+	if len(al.sent) != 1 || len(al.sent[0]) != 2 || !strings.Contains(al.sent[0][0], "set it back to Active") || !strings.Contains(al.sent[0][1], "elsewhere.example") {
 		t.Fatalf("email %q", al.sent)
 	}
 	rep = s.CheckWebhooks(context.Background(), st.sweep.Incidents)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strconv"
 	"time"
+
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
 // Line states of the per-course-line state machine (SPEC §5):
@@ -60,18 +62,22 @@ type OrderRecord struct {
 	Snapshot    OrderSnapshot `firestore:"snapshot"`
 	// Trimmed says what was left out of this document to keep it within Firestore's 1 MiB
 	// (the raw payload, older status changes, long line names); empty when nothing.
-	Trimmed    []string        `firestore:"trimmed,omitempty"`
-	Raw        string          `firestore:"raw"`
-	History    []StatusChange  `firestore:"statusHistory"`
-	Lines      []LineState     `firestore:"lines"`
-	Confirm    bool            `firestore:"needsConfirmation"`
-	PaidBy     string          `firestore:"paidBy,omitempty"`
-	PaidAt     time.Time       `firestore:"paidAt,omitempty"`
-	Confirmed  *Confirmation   `firestore:"confirmation,omitempty"`
-	Email      EmailState      `firestore:"confirmationEmail"`
-	EnrollGen  int             `firestore:"enrollGeneration"`
-	Completion CompletionState `firestore:"completion"`
-	Failed     string          `firestore:"failed,omitempty"` // why the whole order failed
+	Trimmed   []string       `firestore:"trimmed,omitempty"`
+	Raw       string         `firestore:"raw"`
+	History   []StatusChange `firestore:"statusHistory"`
+	Lines     []LineState    `firestore:"lines"`
+	Confirm   bool           `firestore:"needsConfirmation"`
+	PaidBy    string         `firestore:"paidBy,omitempty"`
+	PaidAt    time.Time      `firestore:"paidAt,omitempty"`
+	Confirmed *Confirmation  `firestore:"confirmation,omitempty"`
+	// ConfirmNoted: the note saying when and from where the payment was confirmed through
+	// the link is on the order; ConfirmNoting is when a worker claimed it (zero when none).
+	ConfirmNoted  bool            `firestore:"confirmationNoted,omitempty"`
+	ConfirmNoting time.Time       `firestore:"confirmationNotingAt,omitempty"`
+	Email         EmailState      `firestore:"confirmationEmail"`
+	EnrollGen     int             `firestore:"enrollGeneration"`
+	Completion    CompletionState `firestore:"completion"`
+	Failed        string          `firestore:"failed,omitempty"` // why the whole order failed
 	// Reporting is when a worker claimed the order's failure reports (notes and emails of
 	// failed lines, the completion failure email); zero when none is being sent.
 	Reporting   time.Time `firestore:"reportingClaimedAt,omitempty"`
@@ -113,7 +119,7 @@ type LineState struct {
 	LineName  string    `firestore:"lineName"`
 	Course    string    `firestore:"course"` // course key, or the raw SKU when invalid
 	Mode      string    `firestore:"mode"`
-	Invalid   string    `firestore:"invalid,omitempty"` // why the SKU did not parse
+	Invalid   i18n.Text `firestore:"invalid,omitempty"` // why the SKU did not parse
 	State     string    `firestore:"state"`
 	Reason    string    `firestore:"reason,omitempty"`
 	Attempts  int       `firestore:"attempts"`
@@ -134,9 +140,11 @@ type LineState struct {
 	UnenrolledBy string `firestore:"unenrolledBy,omitempty"`
 	// Noted: the note about this line's unenrollment (or why access was kept) is on the order.
 	Noted bool `firestore:"unenrollNoted,omitempty"`
+	// UnenrollFailed: taking access away failed for good; Reason says why.
+	UnenrollFailed bool `firestore:"unenrollFailed,omitempty"`
 	// Unreadable: a field this line's enrollment needs came in a form the service cannot read
 	// (SPEC §2.1); the line fails with this reason.
-	Unreadable string `firestore:"unreadable,omitempty"`
+	Unreadable i18n.Text `firestore:"unreadable,omitempty"`
 }
 
 // Key identifies a line state within its order.
@@ -148,9 +156,11 @@ type EmailState struct {
 	ClaimedAt time.Time `firestore:"claimedAt,omitempty"`
 	SentAt    time.Time `firestore:"sentAt,omitempty"`
 	Noted     bool      `firestore:"noted,omitempty"` // the failure is noted on the order
-	To        []string  `firestore:"to,omitempty"`
-	Error     string    `firestore:"error,omitempty"`
-	Resends   int       `firestore:"resends,omitempty"` // how many times a person asked for it again
+	// SentNoted: the note saying to whom the email went is on the order.
+	SentNoted bool     `firestore:"sentNoted,omitempty"`
+	To        []string `firestore:"to,omitempty"`
+	Error     string   `firestore:"error,omitempty"`
+	Resends   int      `firestore:"resends,omitempty"` // how many times a person asked for it again
 }
 
 // CompletionState tracks marking the order completed and the note listing enrollments.

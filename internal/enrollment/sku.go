@@ -1,8 +1,8 @@
 package enrollment
 
 import (
-	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -28,34 +28,35 @@ func IsCourseSKU(sku string) bool {
 
 // ParseSKU parses the SKU grammar of SPEC §2.2: `course[|mode]` items separated by commas,
 // spaces around items and around `|` ignored. Items without a mode get defaultMode. The same
-// course twice in one SKU is an error (it would be one enrollment with two modes).
-func ParseSKU(sku, defaultMode string) ([]Course, error) {
+// course twice in one SKU is an error (it would be one enrollment with two modes). Errors are
+// *Explained, with arguments of text only, so that they can be kept as an i18n.Text.
+func ParseSKU(sku, defaultMode string) ([]Course, *Explained) {
 	sku = strings.TrimSpace(sku)
 	if sku == "" {
-		return nil, fmt.Errorf("empty SKU")
+		return nil, Explain("sku.empty")
 	}
 	var out []Course
 	seen := map[string]bool{}
 	for i, item := range strings.Split(sku, ",") {
 		item = strings.TrimSpace(item)
 		if item == "" {
-			return nil, fmt.Errorf("item %d of SKU %q is empty", i+1, sku)
+			return nil, Explain("sku.item_empty", strconv.Itoa(i+1))
 		}
 		key, mode, hasMode := strings.Cut(item, "|")
 		key = strings.TrimSpace(key)
 		mode = strings.TrimSpace(mode)
 		if !courseKeyRE.MatchString(key) {
-			return nil, fmt.Errorf("%q is not a course id of the form course-v1:ORG+CODE+RUN", key)
+			return nil, Explain("sku.not_course", key)
 		}
 		if hasMode {
 			if !modeRE.MatchString(mode) {
-				return nil, fmt.Errorf("%q after %q is not a course mode (letters, digits, - or _)", mode, key)
+				return nil, Explain("sku.bad_mode", mode, key)
 			}
 		} else {
 			mode = defaultMode
 		}
 		if seen[key] {
-			return nil, fmt.Errorf("course %s appears twice in SKU %q", key, sku)
+			return nil, Explain("sku.twice", key)
 		}
 		seen[key] = true
 		out = append(out, Course{Key: key, Mode: mode})

@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
 func TestParseSKU(t *testing.T) {
@@ -19,8 +21,8 @@ func TestParseSKU(t *testing.T) {
 		{sku: "  course-v1:Org+A+R | honor ,  course-v1:Org+B+R|verified  ", want: []Course{{"course-v1:Org+A+R", "honor"}, {"course-v1:Org+B+R", "verified"}}},
 		{sku: "course-v1:a.b~c-d_e:f+1+2", want: []Course{{"course-v1:a.b~c-d_e:f+1+2", "audit"}}},
 		{sku: "course-v1:Org+X+R|no-id-professional", want: []Course{{"course-v1:Org+X+R", "no-id-professional"}}},
-		{sku: "", wantErr: "empty SKU"},
-		{sku: "   ", wantErr: "empty SKU"},
+		{sku: "", wantErr: "SKU is empty"},
+		{sku: "   ", wantErr: "SKU is empty"},
 		{sku: "course-v1:Org+X", wantErr: "not a course id"},
 		{sku: "course-v1:Org+X+R+S", wantErr: "not a course id"},
 		{sku: "course-v1:+X+R", wantErr: "not a course id"},
@@ -41,6 +43,12 @@ func TestParseSKU(t *testing.T) {
 		if tt.wantErr != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Errorf("ParseSKU(%q) = %v, %v; want error containing %q", tt.sku, got, err, tt.wantErr)
+			}
+			// The reason is kept as a Text and shown in the shop's language.
+			if err != nil {
+				if es := err.Text().In(i18n.Spanish); es == err.Error() || strings.Contains(es, "%!") {
+					t.Errorf("ParseSKU(%q): Spanish reason %q", tt.sku, es)
+				}
 			}
 			continue
 		}

@@ -49,7 +49,7 @@ func (s *Service) processUnenroll(ctx context.Context, j Job, attempt int) error
 			if !inScope || (l.State != LineEnrolled && !expired) {
 				continue
 			}
-			l.State, l.ClaimID, l.ClaimedAt, l.Noted = LineUnenrolling, claim, now, false
+			l.State, l.ClaimID, l.ClaimedAt, l.Noted, l.UnenrollFailed = LineUnenrolling, claim, now, false, false
 			l.UnenrollAt, l.UnenrolledBy = rec.EnrollGen, j.Scope
 			work = append(work, *l)
 		}
@@ -91,11 +91,11 @@ func (s *Service) processUnenroll(ctx context.Context, j Job, attempt int) error
 			l.ClaimID, l.ClaimedAt = "", time.Time{}
 			switch {
 			case r.err == nil && len(r.keptBy) > 0:
-				l.State, l.Reason = LineKept, "access kept: order "+joinIDs(r.keptBy)+" also grants this course"
+				l.State, l.Reason = LineKept, s.lang().T("reason.access_kept", joinIDs(r.keptBy))
 			case r.err == nil:
 				l.State, l.Reason = LineUnenrolled, ""
 			case IsPermanent(r.err) || final:
-				l.State, l.Reason = LineEnrolled, "could not take access away: "+r.err.Error()
+				l.State, l.Reason, l.UnenrollFailed = LineEnrolled, s.lang().T("reason.unenroll_failed", Describe(s.lang(), r.err)), true
 			default:
 				l.State = LineEnrolled
 				transient = append(transient, l.Course+": "+r.err.Error())
@@ -169,8 +169,7 @@ func (s *Service) noteUnenrollments(ctx context.Context, orderID int64) error {
 		lines = lines[:0]
 		for i := range rec.Lines {
 			l := &rec.Lines[i]
-			done := l.State == LineUnenrolled || l.State == LineKept ||
-				(l.State == LineEnrolled && strings.HasPrefix(l.Reason, "could not take access away"))
+			done := l.State == LineUnenrolled || l.State == LineKept || (l.State == LineEnrolled && l.UnenrollFailed)
 			if done && !l.Noted {
 				l.Noted = true
 				lines = append(lines, *l)
@@ -181,16 +180,14 @@ func (s *Service) noteUnenrollments(ctx context.Context, orderID int64) error {
 	if err != nil || len(lines) == 0 {
 		return err
 	}
+	lang := s.lang()
 	var b strings.Builder
-	b.WriteString("Open edX access:\n")
+	b.WriteString(lang.T("note.access") + "\n")
 	for _, l := range lines {
-		switch l.State {
-		case LineUnenrolled:
-			fmt.Fprintf(&b, "- %s (%s): access removed\n", l.Course, l.LineName)
-		case LineKept:
-			fmt.Fprintf(&b, "- %s (%s): not removed, %s\n", l.Course, l.LineName, l.Reason)
-		default:
-			fmt.Fprintf(&b, "- %s (%s): %s\n", l.Course, l.LineName, l.Reason)
+		if l.State == LineUnenrolled {
+			b.WriteString(lang.T("note.access.removed", l.Course, l.LineName) + "\n")
+		} else {
+			b.WriteString(lang.T("note.line", l.Course, l.LineName, l.Reason) + "\n") // kept, or why it failed
 		}
 	}
 	if err := s.Shop.AddNote(ctx, orderID, strings.TrimSpace(b.String())); err != nil && !IsPermanent(err) {

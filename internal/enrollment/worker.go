@@ -64,8 +64,13 @@ func newClaimID() string {
 }
 
 // processEnroll runs the enrollment steps, each idempotent, so a redelivered job resumes
-// where the last one stopped: enroll claimed lines, report new failures, complete the order.
+// where the last one stopped: note a confirmation through the link, enroll claimed lines,
+// report new failures, complete the order.
 func (s *Service) processEnroll(ctx context.Context, j Job, attempt int) error {
+	noteErr := s.noteConfirmation(ctx, j.OrderID)
+	if noteErr != nil && !errors.Is(noteErr, ErrRetry) {
+		return noteErr
+	}
 	retry, err := s.enrollLines(ctx, j, attempt)
 	if err != nil {
 		return err
@@ -79,7 +84,10 @@ func (s *Service) processEnroll(ctx context.Context, j Job, attempt int) error {
 	if err := s.finish(ctx, j.OrderID, attempt); err != nil {
 		return err
 	}
-	return s.mailCompletionFailure(ctx, j.OrderID)
+	if err := s.mailCompletionFailure(ctx, j.OrderID); err != nil {
+		return err
+	}
+	return noteErr // the confirmation note is still to be posted: the next delivery does
 }
 
 // enrollLines enrolls the lines this job may enroll, one at a time: it claims a line, calls
@@ -207,11 +215,11 @@ func (s *Service) claimLine(ctx context.Context, j Job, prev *lineOutcome, tried
 			l.Attempts++
 			switch {
 			case l.Invalid != "":
-				failLine(l, j.Gen, fmt.Sprintf("the product's SKU %q is not a valid course list: %s", l.Course, l.Invalid))
+				failLine(l, j.Gen, s.lang().T("reason.sku_invalid", l.Course, l.Invalid.In(s.lang())))
 			case l.Unreadable != "":
-				failLine(l, j.Gen, l.Unreadable)
+				failLine(l, j.Gen, l.Unreadable.In(s.lang()))
 			case email == "":
-				failLine(l, j.Gen, "the order has no billing email, so there is no learner to enroll")
+				failLine(l, j.Gen, s.lang().T("reason.no_email"))
 			case c.line == nil:
 				if takeover {
 					// The dead worker's call may have enrolled: ask the LMS first.
@@ -242,9 +250,9 @@ func (s *Service) recordOutcome(l *LineState, j Job, o lineOutcome, attempt int,
 		l.State, l.Reason, l.DoneAt = LineEnrolled, "", now
 		l.Username, l.Allowed = o.res.Username, o.res.Allowed
 	case IsPermanent(o.err):
-		failLine(l, j.Gen, o.err.Error())
+		failLine(l, j.Gen, Describe(s.lang(), o.err))
 	case s.lastAttempt(attempt):
-		failLine(l, j.Gen, fmt.Sprintf("the LMS could not be reached after %d attempts: %v", attempt, o.err))
+		failLine(l, j.Gen, s.lang().T("reason.gave_up", attempt, Describe(s.lang(), o.err)))
 	default:
 		l.State, l.Reason = LinePending, retryingPrefix+o.err.Error()
 		return l.Course + ": " + o.err.Error()
@@ -303,9 +311,9 @@ func claimable(l *LineState, gen int, now time.Time, lease time.Duration) bool {
 	return false
 }
 
+// failLine fails l for generation gen; reason is in the shop's language (it is shown in the
+// failure note and email, which name the course already).
 func failLine(l *LineState, gen int, reason string) {
-	// The note names the course already; LMS errors start with it too.
-	reason = strings.TrimPrefix(reason, l.Course+": ")
 	l.State, l.Reason, l.FailedGen = LineFailed, reason, gen
 	l.ClaimID, l.ClaimedAt = "", time.Time{}
 }
@@ -381,7 +389,7 @@ func (s *Service) reportFailures(ctx context.Context, orderID int64) error {
 	var result error
 	if len(toNote) > 0 {
 		noted := false
-		switch err := s.Shop.AddNote(wctx, orderID, FailureNote(toNote)); {
+		switch err := s.Shop.AddNote(wctx, orderID, FailureNote(s.lang(), toNote, s.Settings.SupportContact)); {
 		case err == nil:
 			noted = true
 		case IsPermanent(err):
@@ -524,9 +532,9 @@ func (s *Service) finish(ctx context.Context, orderID int64, attempt int) error 
 		if err := s.Shop.CompleteOrder(wctx, orderID); err != nil {
 			switch {
 			case IsPermanent(err):
-				state, errText = CompletionFailed, err.Error()
+				state, errText = CompletionFailed, Describe(s.lang(), err)
 			case s.lastAttempt(attempt):
-				state, errText = CompletionFailed, fmt.Sprintf("the shop could not be reached after %d attempts: %v", attempt, err)
+				state, errText = CompletionFailed, s.lang().T("reason.shop_gave_up", attempt, Describe(s.lang(), err))
 			default:
 				result = fmt.Errorf("%w: complete order %d: %v", ErrRetry, orderID, err)
 			}
@@ -540,7 +548,7 @@ func (s *Service) finish(ctx context.Context, orderID int64, attempt int) error 
 		if outcome == "" {
 			outcome, reason = prior.State, prior.Error
 		}
-		text := EnrolledNote(lines, outcome == CompletionFailed, reason, outcome == CompletionMixed)
+		text := EnrolledNote(s.lang(), lines, outcome == CompletionFailed, reason, outcome == CompletionMixed, s.Settings.SupportContact)
 		switch err := s.Shop.AddNote(wctx, orderID, text); {
 		case err == nil:
 			noted = true
@@ -600,7 +608,7 @@ func (s *Service) mailCompletionFailure(ctx context.Context, orderID int64) erro
 	if to := s.recipients(wctx); len(to) == 0 {
 		s.log().ErrorContext(ctx, "no recipients for the completion failure email", "order", orderID)
 	} else {
-		f := []LineFailure{{LineName: "—", Course: "order completion", Reason: "the learner is enrolled, but the shop refused to mark the order Completed: " + reason}}
+		f := []LineFailure{{LineName: "—", Course: s.lang().T("fail.completion.course"), Reason: s.lang().T("fail.completion.reason", reason)}}
 		// No Retry button: the completion is retried by itself, and a retry would find no
 		// failed line.
 		switch err := s.Mailer.SendFailureReport(wctx, to, &order, f, ""); {

@@ -25,6 +25,7 @@ import (
 	sgmail "github.com/sendgrid/sendgrid-go/helpers/mail"
 
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
 // DefaultTimeout bounds one call to SendGrid when Config.Timeout is zero.
@@ -40,8 +41,11 @@ type Config struct {
 	From string
 	// ShopName appears in subjects ("[Shop] Order #727: …") and in the emails.
 	ShopName string
-	// Language is "en" (default) or "es".
+	// Language is LANGUAGE: "en" (default), "es", or a locale of one (internal/i18n).
 	Language string
+	// SupportContact is SUPPORT_CONTACT (an email or a URL): the failure email names it as the
+	// next step when a retry does not help; "" names none.
+	SupportContact string
 	// LinkTTL is how long confirmation links last, shown in the email; 0 leaves it vague.
 	LinkTTL time.Duration
 	// SandboxMode asks SendGrid to validate the emails without delivering them (200 OK).
@@ -55,7 +59,7 @@ type Config struct {
 // Mailer sends the service's emails with SendGrid. It is safe for concurrent use.
 type Mailer struct {
 	cfg     Config
-	lang    string
+	lang    i18n.Lang
 	from    *sgmail.Email
 	fromErr error
 	client  *rest.Client
@@ -73,9 +77,10 @@ func New(cfg Config) *Mailer {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
 	}
-	m := &Mailer{cfg: cfg, lang: language(cfg.Language)}
+	m := &Mailer{cfg: cfg, lang: i18n.Of(cfg.Language)}
 	if a, err := netmail.ParseAddress(strings.TrimSpace(cfg.From)); err != nil {
-		m.fromErr = enrollment.Permanent(fmt.Errorf("mail: sender %q: %w", cfg.From, err))
+		m.fromErr = enrollment.Permanent(fmt.Errorf("mail: sender %q: %w", cfg.From,
+			&enrollment.Explained{Key: "mail.bad_sender", By: enrollment.ByError, Said: err.Error(), Err: err}))
 	} else {
 		m.from = sgmail.NewEmail(a.Name, a.Address)
 		if m.cfg.ShopName == "" {
@@ -99,7 +104,7 @@ func New(cfg Config) *Mailer {
 func (m *Mailer) SendConfirmationRequest(ctx context.Context, to []string, o *enrollment.Order, confirmLink string) error {
 	msg, err := m.RenderConfirmationRequest(o, confirmLink)
 	if err != nil {
-		return enrollment.Permanent(err)
+		return enrollment.Permanent(&enrollment.Explained{Key: "mail.render", By: enrollment.ByError, Said: err.Error(), Err: err})
 	}
 	if err := m.send(ctx, KindConfirmationRequest, to, msg); err != nil {
 		return fmt.Errorf("confirmation request for order %s: %w", o.DisplayNumber(), err)
@@ -112,7 +117,7 @@ func (m *Mailer) SendConfirmationRequest(ctx context.Context, to []string, o *en
 func (m *Mailer) SendFailureReport(ctx context.Context, to []string, o *enrollment.Order, failures []enrollment.LineFailure, retryLink string) error {
 	msg, err := m.RenderFailureReport(o, failures, retryLink)
 	if err != nil {
-		return enrollment.Permanent(err)
+		return enrollment.Permanent(&enrollment.Explained{Key: "mail.render", By: enrollment.ByError, Said: err.Error(), Err: err})
 	}
 	if err := m.send(ctx, KindFailureReport, to, msg); err != nil {
 		return fmt.Errorf("failure report for order %s: %w", o.DisplayNumber(), err)
@@ -125,7 +130,7 @@ func (m *Mailer) SendFailureReport(ctx context.Context, to []string, o *enrollme
 func (m *Mailer) SendWebhookAlert(ctx context.Context, to []string, shopURL string, problems []string) error {
 	msg, err := m.RenderWebhookAlert(shopURL, problems)
 	if err != nil {
-		return enrollment.Permanent(err)
+		return enrollment.Permanent(&enrollment.Explained{Key: "mail.render", By: enrollment.ByError, Said: err.Error(), Err: err})
 	}
 	if err := m.send(ctx, KindWebhookAlert, to, msg); err != nil {
 		return fmt.Errorf("webhook alert: %w", err)
@@ -138,7 +143,7 @@ func (m *Mailer) SendWebhookAlert(ctx context.Context, to []string, shopURL stri
 func (m *Mailer) SendLegacyWebhookAlert(ctx context.Context, to []string, shopURL string, hooks []enrollment.LegacyWebhook) error {
 	msg, err := m.RenderLegacyWebhookAlert(shopURL, hooks)
 	if err != nil {
-		return enrollment.Permanent(err)
+		return enrollment.Permanent(&enrollment.Explained{Key: "mail.render", By: enrollment.ByError, Said: err.Error(), Err: err})
 	}
 	if err := m.send(ctx, KindLegacyWebhook, to, msg); err != nil {
 		return fmt.Errorf("legacy webhook alert: %w", err)
@@ -150,7 +155,7 @@ func (m *Mailer) SendLegacyWebhookAlert(ctx context.Context, to []string, shopUR
 func (m *Mailer) SendUnreadableOrderAlert(ctx context.Context, to []string, shopURL string, orders []enrollment.UnreadableOrder) error {
 	msg, err := m.RenderUnreadableOrderAlert(shopURL, orders)
 	if err != nil {
-		return enrollment.Permanent(err)
+		return enrollment.Permanent(&enrollment.Explained{Key: "mail.render", By: enrollment.ByError, Said: err.Error(), Err: err})
 	}
 	if err := m.send(ctx, KindUnreadableOrder, to, msg); err != nil {
 		return fmt.Errorf("unreadable order alert: %w", err)
@@ -183,7 +188,7 @@ func (m *Mailer) send(ctx context.Context, kind Kind, to []string, msg Message) 
 		}
 	}
 	if len(p.To) == 0 {
-		return enrollment.Permanent(fmt.Errorf("mail: no valid recipient (invalid: %q)", bad))
+		return enrollment.Permanent(fmt.Errorf("mail: %w", &enrollment.Explained{Key: "mail.no_recipient", By: enrollment.ByError, Said: strings.Join(bad, ", ")}))
 	}
 
 	v3 := sgmail.NewV3Mail()
@@ -209,7 +214,7 @@ func (m *Mailer) send(ctx context.Context, kind Kind, to []string, msg Message) 
 	defer cancel()
 	resp, err := m.client.SendWithContext(ctx, req)
 	if err != nil {
-		return fmt.Errorf("sendgrid: %w", err)
+		return fmt.Errorf("sendgrid: %w", &enrollment.Explained{Key: "mail.unreachable", By: enrollment.ByError, Said: err.Error(), Err: err})
 	}
 	return responseError(resp)
 }
@@ -226,6 +231,18 @@ func (e *APIError) Error() string {
 		s += ": " + strings.Join(e.Messages, "; ")
 	}
 	return s
+}
+
+// Explain says what the answer means in the shop's people's words, quoting SendGrid's.
+func (e *APIError) Explain() *enrollment.Explained {
+	ex := &enrollment.Explained{Key: "mail.rejected", By: enrollment.ByMail, Status: e.StatusCode, Said: strings.Join(e.Messages, "; ")}
+	switch {
+	case e.StatusCode == http.StatusUnauthorized || e.StatusCode == http.StatusForbidden:
+		ex.Key = "mail.auth"
+	case e.Transient():
+		ex.Key = "mail.failed"
+	}
+	return ex
 }
 
 // Transient reports whether retrying later may succeed: 408, 429 and 5xx.

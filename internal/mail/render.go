@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
 // Message is one rendered email: what Render* returns and what is sent.
@@ -81,7 +82,7 @@ func mailto(addr string) htmltemplate.URL {
 
 // view is the data of every template.
 type view struct {
-	Lang      string
+	Lang      i18n.Lang
 	Shop      string
 	Subject   string
 	Preheader string
@@ -93,6 +94,7 @@ type view struct {
 	ShopURL  string
 	AdminURL string // WooCommerce > Settings > Advanced > Webhooks
 	LinkTTL  time.Duration
+	Support  string // SUPPORT_CONTACT: whom to ask when a retry does not help, "" for none
 }
 
 type orderView struct {
@@ -112,21 +114,21 @@ type lineView struct {
 	Total    string
 }
 
-// T formats the message key of the view's language with args.
+// T formats the message key of the view's language with args (internal/i18n).
 func (v *view) T(key string, args ...any) (string, error) {
-	f, ok := messages[v.Lang][key]
+	f, ok := v.Lang.Lookup(key)
 	if !ok {
 		return "", fmt.Errorf("mail: no %q text for language %q", key, v.Lang)
 	}
 	return fmt.Sprintf(f, args...), nil
 }
 
-// Money writes an amount with the order's currency code.
+// Money writes an amount with the order's currency code, as the language writes numbers.
 func (v *view) Money(amount string) string {
-	if v.Order == nil || v.Order.Currency == "" {
-		return amount
+	if v.Order == nil {
+		return v.Lang.Money(amount, "")
 	}
-	return amount + " " + v.Order.Currency
+	return v.Lang.Money(amount, v.Order.Currency)
 }
 
 // button is the data of the "button" template.
@@ -140,7 +142,7 @@ func (v *view) Expiry() (string, error) {
 	if v.LinkTTL <= 0 {
 		return v.T("conf.expires_soon")
 	}
-	return v.T("conf.expires", formatTTL(v.Lang, v.LinkTTL))
+	return v.T("conf.expires", v.Lang.Duration(v.LinkTTL))
 }
 
 // RetryExpiry is the line saying how long a failure report's Retry button lasts.
@@ -148,22 +150,13 @@ func (v *view) RetryExpiry() (string, error) {
 	if v.LinkTTL <= 0 {
 		return v.T("fail.retry.expires_soon")
 	}
-	return v.T("fail.retry.expires", formatTTL(v.Lang, v.LinkTTL))
+	return v.T("fail.retry.expires", v.Lang.Duration(v.LinkTTL))
 }
 
-// language returns a language the templates have: "es" or "en" (the default).
-func language(lang string) string {
-	lang = strings.ToLower(strings.TrimSpace(lang))
-	if _, ok := messages[lang]; ok {
-		return lang
-	}
-	return "en"
-}
-
-func newOrderView(lang string, o *enrollment.Order) *orderView {
+func newOrderView(lang i18n.Lang, o *enrollment.Order) *orderView {
 	ov := &orderView{
 		Number:        o.DisplayNumber(),
-		Date:          formatDate(lang, o.DateCreated),
+		Date:          lang.Date(o.DateCreated),
 		CustomerName:  o.Billing.Name(),
 		CustomerEmail: strings.TrimSpace(o.Billing.Email),
 		PaymentTitle:  o.PaymentMethodTitle,
@@ -213,7 +206,7 @@ func (m *Mailer) RenderConfirmationRequest(o *enrollment.Order, confirmLink stri
 // how to retry (SPEC §2.4), without sending it. With a retryLink it carries the Retry button
 // (SPEC §2.5b); the move On hold → Processing is still offered.
 func (m *Mailer) RenderFailureReport(o *enrollment.Order, failures []enrollment.LineFailure, retryLink string) (Message, error) {
-	v := &view{Lang: m.lang, Shop: m.cfg.ShopName, Order: newOrderView(m.lang, o), Failures: failures, Link: retryLink, LinkTTL: m.cfg.LinkTTL}
+	v := &view{Lang: m.lang, Shop: m.cfg.ShopName, Order: newOrderView(m.lang, o), Failures: failures, Link: retryLink, LinkTTL: m.cfg.LinkTTL, Support: m.cfg.SupportContact}
 	var err error
 	if len(failures) == 1 {
 		v.Subject, err = v.T("fail.subject.one", m.cfg.ShopName, v.Order.Number)

@@ -2,24 +2,14 @@ package mail
 
 import (
 	"html"
-	"maps"
 	"net/url"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
 )
-
-func TestLanguagesHaveTheSameTexts(t *testing.T) {
-	en := slices.Sorted(maps.Keys(messages["en"]))
-	es := slices.Sorted(maps.Keys(messages["es"]))
-	if !slices.Equal(en, es) {
-		t.Errorf("en and es texts differ:\nen %v\nes %v", en, es)
-	}
-}
 
 func TestRenderEveryKind(t *testing.T) {
 	t.Parallel()
@@ -80,28 +70,6 @@ func TestConfirmationSubjectPerMethod(t *testing.T) {
 			if err != nil || !strings.HasSuffix(msg.Subject, ": "+w[i]) {
 				t.Errorf("%s %s: subject %q %v", method, lang, msg.Subject, err)
 			}
-		}
-	}
-}
-
-func TestFormatTTL(t *testing.T) {
-	t.Parallel()
-	tests := []struct {
-		d      time.Duration
-		en, es string
-	}{
-		{720 * time.Hour, "30 days", "30 días"},
-		{24 * time.Hour, "1 day", "1 día"},
-		{36 * time.Hour, "36 hours", "36 horas"},
-		{90 * time.Minute, "2 hours", "2 horas"},
-		{time.Hour, "1 hour", "1 hora"},
-	}
-	for _, tt := range tests {
-		if got := formatTTL("en", tt.d); got != tt.en {
-			t.Errorf("en %v = %q, want %q", tt.d, got, tt.en)
-		}
-		if got := formatTTL("es", tt.d); got != tt.es {
-			t.Errorf("es %v = %q, want %q", tt.d, got, tt.es)
 		}
 	}
 }

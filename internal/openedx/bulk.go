@@ -3,7 +3,6 @@ package openedx
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -31,8 +30,7 @@ type bulkState struct {
 
 // errNoBulkAPI: the LMS does not route the bulk enroll API (Django's HTML 404), because
 // FEATURES['ENABLE_BULK_ENROLLMENT_VIEW'] is off (lms/urls.py).
-var errNoBulkAPI = enrollment.Permanent(errors.New(
-	"the LMS has no bulk enroll API (404): enable FEATURES['ENABLE_BULK_ENROLLMENT_VIEW'] or use the enrollment strategy"))
+var errNoBulkAPI = enrollment.Permanent(&enrollment.Explained{Key: "lms.bulk_no_api", By: enrollment.ByLMS, Status: http.StatusNotFound})
 
 // bulkEnroll enrolls with POST /api/bulk_enroll/v1/bulk_enroll/. The LMS chooses the mode
 // (the course's default) and reports no username, so EnrollResult.Username stays empty.
@@ -51,8 +49,8 @@ func (c *Client) bulkEnroll(ctx context.Context, email, course string) (enrollme
 	case r.After.Allowed:
 		return enrollment.EnrollResult{Allowed: true}, nil
 	}
-	return enrollment.EnrollResult{}, enrollment.Permanent(fmt.Errorf(
-		"%s: the LMS neither enrolled the learner nor allowed them to enroll (bulk enroll result after: %+v)", course, *r.After))
+	return enrollment.EnrollResult{}, enrollment.Permanent(fmt.Errorf("%s: %w", course, &enrollment.Explained{
+		Key: "lms.bulk_neither", By: enrollment.ByLMS, Said: fmt.Sprintf("after: %+v", *r.After)}))
 }
 
 // bulkUnenroll runs the bulk API's unenroll action (instructor/enrollment.py
@@ -80,13 +78,11 @@ func (c *Client) bulk(ctx context.Context, email, course, action string) (*bulkR
 	case http.StatusNotFound:
 		if isJSON(resp.body) {
 			// students_update_enrollment raises Http404 for a course that does not exist.
-			return nil, enrollment.Permanent(fmt.Errorf(
-				"%s: the LMS has no such course (bulk enroll answered 404 %q)", course, lmsMessage(resp.body)))
+			return nil, enrollment.Permanent(fmt.Errorf("%s: %w", course, lmsError(resp, "lms.no_course")))
 		}
 		return nil, errNoBulkAPI
 	case http.StatusBadRequest:
-		return nil, enrollment.Permanent(fmt.Errorf(
-			"%s: the LMS rejected the bulk %s (400 %q)", course, action, lmsMessage(resp.body)))
+		return nil, enrollment.Permanent(fmt.Errorf("%s: bulk %s: %w", course, action, lmsError(resp, "lms.bulk_rejected")))
 	default:
 		return nil, fmt.Errorf("%s: bulk %s: %w", course, action, c.statusError(resp))
 	}
@@ -97,22 +93,23 @@ func (c *Client) bulk(ctx context.Context, email, course, action string) (*bulkR
 		} `json:"courses"`
 	}
 	if err := json.Unmarshal(resp.body, &out); err != nil {
-		return nil, fmt.Errorf("%s: bulk %s: unreadable answer (%v): %s", course, action, err, lmsMessage(resp.body))
+		return nil, fmt.Errorf("%s: bulk %s: %w", course, action, unreadable(resp, err))
 	}
 	results, ok := out.Courses[course]
 	if !ok || len(results.Results) == 0 {
-		return nil, fmt.Errorf("%s: bulk %s: the answer has no result for the course", course, action)
+		return nil, fmt.Errorf("%s: bulk %s: %w", course, action, lmsError(resp, "lms.bulk_no_result"))
 	}
 	r := results.Results[0]
 	switch {
 	case r.InvalidIdentifier:
-		return nil, enrollment.Permanent(fmt.Errorf(
-			"%s: the LMS says the order's email is not a valid email or username (invalidIdentifier)", course))
+		return nil, enrollment.Permanent(fmt.Errorf("%s: %w", course, &enrollment.Explained{
+			Key: "lms.invalid_identifier", By: enrollment.ByLMS, Said: "invalidIdentifier: true"}))
 	case r.Error:
-		return nil, enrollment.Permanent(fmt.Errorf(
-			"%s: the LMS reported an error for the learner (bulk %s result error: true); its logs say why", course, action))
+		return nil, enrollment.Permanent(fmt.Errorf("%s: bulk %s: %w", course, action, &enrollment.Explained{
+			Key: "lms.bulk_error", By: enrollment.ByLMS, Said: "error: true"}))
 	case r.After == nil:
-		return nil, fmt.Errorf("%s: bulk %s: the result has no after state", course, action)
+		return nil, fmt.Errorf("%s: bulk %s: %w", course, action, &enrollment.Explained{
+			Key: "lms.unreadable", By: enrollment.ByLMS, Said: "no after state"})
 	}
 	return &r, nil
 }

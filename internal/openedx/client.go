@@ -118,7 +118,7 @@ func New(cfg Config) *Client {
 func (c *Client) Enroll(ctx context.Context, email string, course enrollment.Course, orderNumber string) (enrollment.EnrollResult, error) {
 	email = strings.ToLower(strings.TrimSpace(email))
 	if email == "" {
-		return enrollment.EnrollResult{}, enrollment.Permanent(errors.New("the learner has no email address"))
+		return enrollment.EnrollResult{}, enrollment.Permanent(enrollment.Explain("lms.no_email"))
 	}
 	var (
 		res enrollment.EnrollResult
@@ -182,8 +182,9 @@ func (c *Client) enroll(ctx context.Context, email string, course enrollment.Cou
 func (c *Client) alreadyEnrolled(ctx context.Context, username string, course enrollment.Course, refused *response) (enrollment.EnrollResult, error) {
 	e, err := c.readEnrollment(ctx, username, course.Key)
 	if err != nil {
-		return enrollment.EnrollResult{}, fmt.Errorf("%s: the LMS refused the enrollment (%q) and the enrollment could not be read to tell whether the learner has it already: %w",
-			course.Key, lmsMessage(refused.body), err)
+		ex := lmsError(refused, "lms.already_unknown")
+		ex.Err = err
+		return enrollment.EnrollResult{}, fmt.Errorf("%s: %w", course.Key, ex)
 	}
 	if e != nil && e.IsActive && (course.Mode == "" || e.Mode == course.Mode) {
 		return enrollment.EnrollResult{Username: username}, nil
@@ -228,7 +229,7 @@ func (c *Client) readEnrollment(ctx context.Context, username, courseKey string)
 	}
 	var e lmsEnrollment
 	if err := json.Unmarshal(resp.body, &e); err != nil {
-		return nil, fmt.Errorf("read the enrollment: unreadable answer (%v): %s", err, lmsMessage(resp.body))
+		return nil, fmt.Errorf("read the enrollment: %w", unreadable(resp, err))
 	}
 	return &e, nil
 }
@@ -245,7 +246,7 @@ func (c *Client) lookupUsername(ctx context.Context, email string) (string, erro
 			Username string `json:"username"`
 		}
 		if err := json.Unmarshal(resp.body, &accounts); err != nil {
-			return "", fmt.Errorf("look up the LMS account: unreadable answer (%v): %s", err, lmsMessage(resp.body))
+			return "", fmt.Errorf("look up the LMS account: %w", unreadable(resp, err))
 		}
 		if len(accounts) == 0 {
 			return "", nil
@@ -274,11 +275,8 @@ func (c *Client) allow(ctx context.Context, email, courseKey string) (enrollment
 		if !isJSON(resp.body) {
 			res, err := c.bulkEnroll(ctx, email, courseKey)
 			if errors.Is(err, errNoBulkAPI) {
-				return enrollment.EnrollResult{}, enrollment.Permanent(fmt.Errorf(
-					"%s: the buyer has no LMS account, and this LMS can record no enrollment on registration: it has no "+
-						"enrollment_allowed API (it came with Open edX Quince) and its bulk enroll API is not enabled. "+
-						"Upgrade Open edX to Quince or newer, or enable FEATURES['ENABLE_BULK_ENROLLMENT_VIEW'] "+
-						"(both URLs answered 404 %q)", courseKey, lmsMessage(resp.body)))
+				// Both URLs answered Django's HTML 404.
+				return enrollment.EnrollResult{}, enrollment.Permanent(fmt.Errorf("%s: %w", courseKey, lmsError(resp, "lms.no_allowed_api")))
 			}
 			return res, err
 		}
@@ -298,7 +296,7 @@ const allowedPath = "/api/enrollment/v1/enrollment_allowed/"
 func (c *Client) Unenroll(ctx context.Context, email, course string) error {
 	email = strings.ToLower(strings.TrimSpace(email))
 	if email == "" {
-		return enrollment.Permanent(errors.New("unenroll: the learner has no email address"))
+		return enrollment.Permanent(fmt.Errorf("unenroll: %w", enrollment.Explain("lms.no_email")))
 	}
 	username, err := c.lookupUsername(ctx, email)
 	if err != nil {
@@ -386,7 +384,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 	if body != nil {
 		var err error
 		if payload, err = json.Marshal(body); err != nil {
-			return nil, enrollment.Permanent(fmt.Errorf("encode the request: %w", err))
+			return nil, enrollment.Permanent(fmt.Errorf("encode the request: %w", netError("lms.request", err)))
 		}
 	}
 	u := c.base + path
@@ -422,9 +420,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 		}
 		c.tokens.invalidate(tok)
 		if refreshed {
-			return nil, enrollment.Permanent(fmt.Errorf(
-				"the LMS rejected the credentials: %s %s answered 401 even with a fresh access token (%s)",
-				method, path, lmsMessage(resp.body)))
+			return nil, enrollment.Permanent(fmt.Errorf("%s %s: %w", method, path, lmsError(resp, "lms.credentials_fresh")))
 		}
 		refreshed = true
 	}
@@ -444,7 +440,7 @@ func (c *Client) try(ctx context.Context, method, u string, payload []byte) (*re
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
-		return nil, nil, enrollment.Permanent(fmt.Errorf("build the request: %w", err))
+		return nil, nil, enrollment.Permanent(fmt.Errorf("build the request: %w", netError("lms.request", err)))
 	}
 	req.Header.Set("Accept", "application/json")
 	if payload != nil {
@@ -459,12 +455,16 @@ func (c *Client) try(ctx context.Context, method, u string, payload []byte) (*re
 		if ue, ok := errors.AsType[*url.Error](err); ok {
 			err = ue.Err
 		}
-		return nil, nil, fmt.Errorf("%s %s: %w", method, req.URL.Path, err)
+		key := "lms.unreachable"
+		if errors.Is(err, context.DeadlineExceeded) {
+			key = "lms.timeout"
+		}
+		return nil, nil, fmt.Errorf("%s %s: %w", method, req.URL.Path, netError(key, err))
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s %s: read the answer: %w", method, req.URL.Path, err)
+		return nil, nil, fmt.Errorf("%s %s: read the answer: %w", method, req.URL.Path, netError("lms.unreadable", err))
 	}
 	return &response{status: res.StatusCode, header: res.Header, body: b}, tok, nil
 }

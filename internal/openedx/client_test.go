@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 	"github.com/aulasneo/wc-openedx/internal/openedx"
 	"github.com/aulasneo/wc-openedx/internal/sandbox"
 )
@@ -225,19 +226,19 @@ func TestErrorClasses(t *testing.T) {
 			name:      "unknown course",
 			course:    enrollment.Course{Key: "course-v1:X+Y+Z", Mode: "audit"},
 			permanent: true,
-			want:      []string{`course-v1:X+Y+Z: the LMS has no such course ("No course 'course-v1:X+Y+Z' found for enrollment")`},
+			want:      []string{`course-v1:X+Y+Z: Open edX has no such course (Open edX answered 400: “No course 'course-v1:X+Y+Z' found for enrollment”)`},
 		},
 		{
 			name:      "malformed course key",
 			course:    enrollment.Course{Key: "course-v1:nope", Mode: "audit"},
 			permanent: true,
-			want:      []string{"the LMS has no such course", "No course 'course-v1:nope' found"},
+			want:      []string{"Open edX has no such course", "No course 'course-v1:nope' found"},
 		},
 		{
 			name:      "invalid mode",
 			course:    enrollment.Course{Key: courseKey, Mode: "professional"},
 			permanent: true,
-			want:      []string{`invalid mode "professional"`, "The [professional] course mode is expired or otherwise unavailable"},
+			want:      []string{`invalid mode “professional”`, "The [professional] course mode is expired or otherwise unavailable"},
 		},
 		{
 			name:      "enrollment closed",
@@ -249,7 +250,7 @@ func TestErrorClasses(t *testing.T) {
 			name:      "client user not staff",
 			setup:     func(l *sandbox.LMS) { l.AddClient("svc", "s3cret", false) },
 			permanent: true,
-			want:      []string{"404 with no body", "OPENEDX_CLIENT_ID", "is_staff"},
+			want:      []string{"answered 404)", "OPENEDX_CLIENT_ID", "is_staff"},
 		},
 		{
 			name:      "client user not staff, no account",
@@ -266,7 +267,7 @@ func TestErrorClasses(t *testing.T) {
 			},
 			course:    enrollment.Course{Key: courseKey, Mode: "verified"},
 			permanent: true,
-			want:      []string{`forbade the enrollment in mode "verified"`, "User does not have permission", "is_staff"},
+			want:      []string{`forbade the enrollment in mode “verified”`, "User does not have permission", "is_staff"},
 		},
 		{
 			name: "401 after refresh",
@@ -274,7 +275,7 @@ func TestErrorClasses(t *testing.T) {
 				l.Faults.Inject("account", sandbox.Fault{Status: 401, Body: `{"detail":"Error decoding token."}`, Times: 2})
 			},
 			permanent: true,
-			want:      []string{"the LMS rejected the credentials", "Error decoding token."},
+			want:      []string{"Open edX rejected the credentials even with a fresh access token", "Error decoding token."},
 		},
 		{
 			name:      "wrong client secret",
@@ -353,6 +354,11 @@ func TestErrorClasses(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q does not say %q", err, w)
 				}
+			}
+			// Every class has its sentence in the shop's language (SPEC §2.9).
+			es := enrollment.Describe(i18n.Spanish, err)
+			if es == enrollment.Describe(i18n.English, err) || strings.Contains(es, "%!") || strings.HasPrefix(es, "error inesperado") {
+				t.Errorf("Spanish reason %q", es)
 			}
 			if e := strings.TrimSpace(email); e != "" && strings.Contains(strings.ToLower(err.Error()), strings.ToLower(e)) {
 				t.Errorf("error %q carries the learner's email", err)
@@ -436,7 +442,7 @@ func TestBulk(t *testing.T) {
 		want                       string
 	}{
 		{name: "invalid identifier", email: "not-an-email", course: courseKey, permanent: true, want: "not a valid email"},
-		{name: "unknown course", email: alice, course: "course-v1:X+Y+Z", permanent: true, want: "the LMS has no such course"},
+		{name: "unknown course", email: alice, course: "course-v1:X+Y+Z", permanent: true, want: "Open edX has no such course"},
 		{name: "result error", email: alice, course: courseKey, permanent: true, want: "reported an error",
 			fault: `{"action":"enroll","courses":{"` + courseKey + `":{"results":[{"identifier":"alice@example.com","error":true}]}}}`},
 		{name: "503", email: alice, course: courseKey, fault: "503", want: "503"},

@@ -23,34 +23,34 @@ const (
 )
 
 // enrollmentError classifies an answer of POST /api/enrollment/v1/enrollment other than
-// 200 and 406.
+// 200 and 406. Errors name the course, then explain the failure in the shop's people's words
+// with the LMS's own message quoted (enrollment.Explained).
 func (c *Client) enrollmentError(resp *response, course, mode string) error {
 	msg := lmsMessage(resp.body)
+	permanent := func(key string, args ...any) error {
+		return enrollment.Permanent(fmt.Errorf("%s: %w", course, lmsError(resp, key, args...)))
+	}
 	switch resp.status {
 	case http.StatusBadRequest:
 		switch {
 		case strings.Contains(msg, msgNoCourse) || strings.Contains(msg, msgNoCourseID):
-			return enrollment.Permanent(fmt.Errorf("%s: the LMS has no such course (%q)", course, msg))
+			return permanent("lms.no_course")
 		case strings.Contains(msg, msgModeInvalid):
-			return enrollment.Permanent(fmt.Errorf("%s: invalid mode %q: the course has no such mode or it has expired (%q)", course, mode, msg))
+			return permanent("lms.mode_invalid", mode)
 		case strings.Contains(msg, msgCreateFailed):
-			return enrollment.Permanent(fmt.Errorf("%s: enrollment closed or course full: the LMS refused to create the enrollment (%q)", course, msg))
+			return permanent("lms.closed")
 		case strings.Contains(msg, msgModeMismatch):
-			return enrollment.Permanent(fmt.Errorf("%s: the enrollment is in another mode than the one given (%q)", course, msg))
+			return permanent("lms.mode_mismatch")
 		}
-		return enrollment.Permanent(fmt.Errorf("%s: the LMS rejected the enrollment (400 %q)", course, msg))
+		return permanent("lms.rejected")
 	case http.StatusNotFound:
 		if len(bytes.TrimSpace(resp.body)) == 0 {
-			return enrollment.Permanent(fmt.Errorf(
-				"%s: the LMS answered 404 with no body, which means it does not let the OAuth application's user "+
-					"(OPENEDX_CLIENT_ID) enroll other people: that user must be global staff (is_staff)", course))
+			// No body: the LMS does not let the OAuth application's user enroll others.
+			return permanent("lms.not_staff_404")
 		}
-		return enrollment.Permanent(fmt.Errorf(
-			"%s: the LMS has no enrollment API at /api/enrollment/v1/enrollment (404 %q)", course, msg))
+		return permanent("lms.no_enrollment_api")
 	case http.StatusForbidden:
-		return enrollment.Permanent(fmt.Errorf(
-			"%s: the LMS forbade the enrollment in mode %q (403 %q); modes other than audit and honor need "+
-				"the OAuth application's user to be global staff (is_staff), and an embargo also answers 403", course, mode, msg))
+		return permanent("lms.forbidden_mode", mode)
 	}
 	return fmt.Errorf("%s: %w", course, c.statusError(resp))
 }
@@ -58,22 +58,40 @@ func (c *Client) enrollmentError(resp *response, course, mode string) error {
 // statusError classifies an answer no caller expected: 429 and 5xx are transient, 401
 // (which do already retried) and other 4xx permanent.
 func (c *Client) statusError(resp *response) error {
-	msg := lmsMessage(resp.body)
 	switch {
 	case resp.status == http.StatusTooManyRequests:
-		return fmt.Errorf("the LMS is rate limiting the service (429 %q)", msg)
+		return lmsError(resp, "lms.rate_limited")
 	case resp.status >= 500:
-		return fmt.Errorf("the LMS failed (%d %q)", resp.status, msg)
+		return lmsError(resp, "lms.failed")
 	case resp.status == http.StatusUnauthorized:
-		return enrollment.Permanent(fmt.Errorf("the LMS rejected the credentials (401 %q)", msg))
+		return enrollment.Permanent(lmsError(resp, "lms.credentials"))
 	case resp.status == http.StatusForbidden:
-		return enrollment.Permanent(fmt.Errorf(
-			"the LMS refused the request (403 %q): the OAuth application's user (OPENEDX_CLIENT_ID) must be global staff (is_staff)",
-			msg))
+		return enrollment.Permanent(lmsError(resp, "lms.not_staff"))
 	case resp.status >= 400:
-		return enrollment.Permanent(fmt.Errorf("the LMS rejected the request (%d %q)", resp.status, msg))
+		return enrollment.Permanent(lmsError(resp, "lms.rejected_request"))
 	}
-	return fmt.Errorf("unexpected answer from the LMS (%d %q)", resp.status, msg)
+	return lmsError(resp, "lms.unexpected")
+}
+
+// lmsError explains a failure (key with args, internal/i18n) and quotes the LMS's answer.
+func lmsError(resp *response, key string, args ...any) *enrollment.Explained {
+	e := &enrollment.Explained{Key: key, Args: args, By: enrollment.ByLMS, Status: resp.status}
+	if len(bytes.TrimSpace(resp.body)) > 0 {
+		e.Said = lmsMessage(resp.body)
+	}
+	return e
+}
+
+// unreadable explains an answer that could not be decoded, quoting its start.
+func unreadable(resp *response, err error) *enrollment.Explained {
+	e := lmsError(resp, "lms.unreadable")
+	e.Err = err
+	return e
+}
+
+// netError explains a failure to reach the LMS (key), quoting the transport's error.
+func netError(key string, err error) *enrollment.Explained {
+	return &enrollment.Explained{Key: key, By: enrollment.ByError, Said: err.Error(), Err: err}
 }
 
 var (

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aulasneo/wc-openedx/internal/enrollment"
 )
 
 // maxInlineWait is the longest Retry-After the client waits out inside a call. A longer one
@@ -51,6 +53,12 @@ type throttledError struct {
 func (e *throttledError) Error() string {
 	return fmt.Sprintf("the LMS is rate limiting the service: it asked for no request during the next %s (429 Retry-After, %q)",
 		e.wait.Round(time.Second), e.msg)
+}
+
+// Explain says it in the shop's people's words, quoting the LMS's message.
+func (e *throttledError) Explain() *enrollment.Explained {
+	return &enrollment.Explained{Key: "lms.throttled", Args: []any{int(e.wait.Round(time.Second) / time.Second)},
+		By: enrollment.ByLMS, Status: http.StatusTooManyRequests, Said: e.msg}
 }
 
 // waitOut waits d inside the call when it is short, the call has not waited too often, and

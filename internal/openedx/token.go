@@ -59,7 +59,11 @@ func (t *tokens) invalidate(stale *oauth2.Token) {
 func tokenError(err error) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) || re.Response == nil {
-		return fmt.Errorf("get an LMS access token: %w", err)
+		key := "lms.unreachable"
+		if errors.Is(err, context.DeadlineExceeded) {
+			key = "lms.timeout"
+		}
+		return fmt.Errorf("get an LMS access token: %w", netError(key, err))
 	}
 	status := re.Response.StatusCode
 	msg := re.ErrorCode
@@ -69,20 +73,20 @@ func tokenError(err error) error {
 	if msg == "" {
 		msg = lmsMessage(re.Body)
 	}
+	explained := func(key string) error {
+		return fmt.Errorf("get an LMS access token: %w", &enrollment.Explained{Key: key, By: enrollment.ByLMS, Status: status, Said: msg})
+	}
 	switch {
 	case status == http.StatusTooManyRequests:
 		if d := retryAfter(re.Response.Header); d > 0 {
 			return &throttledError{wait: d, msg: msg}
 		}
-		return fmt.Errorf("get an LMS access token: the LMS is rate limiting the service (429 %q)", msg)
+		return explained("lms.rate_limited")
 	case status >= 400 && status < 500 && re.ErrorCode != "":
-		return enrollment.Permanent(fmt.Errorf(
-			"get an LMS access token: the LMS rejected the OAuth client id and secret (%d %s); "+
-				"check the OAuth application (client credentials grant) in the LMS admin", status, msg))
+		return enrollment.Permanent(explained("lms.token_rejected"))
 	case status == http.StatusForbidden:
-		return fmt.Errorf("get an LMS access token: the token endpoint refused the request without an OAuth error, "+
-			"as its rate limiter does (403 %q)", msg)
+		return explained("lms.token_refused")
 	default:
-		return fmt.Errorf("get an LMS access token: the token endpoint failed (%d %q)", status, msg)
+		return explained("lms.token_failed")
 	}
 }

@@ -22,7 +22,7 @@ func (c *Client) OrdersModifiedAfter(ctx context.Context, t time.Time, page, per
 	for i, r := range raws {
 		out[i] = enrollment.ShopOrder{Order: r.Order, Raw: r.Raw, Ref: r.Ref}
 		if r.Err != nil {
-			out[i].Unreadable = r.Err.Error()
+			out[i].Unreadable = enrollment.TextOf(r.Err)
 		}
 	}
 	return out, total, nil

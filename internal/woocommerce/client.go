@@ -102,10 +102,11 @@ func New(cfg Config) *Client {
 // WordPress REST error body {"code","message","data":{"status"}}; they are empty when the body
 // was not one (an HTML page from a proxy, say), and Body then holds its start.
 type APIError struct {
-	Status  int
-	Code    string
-	Message string
-	Body    string // the start of a body that was not a WordPress error, else ""
+	Status   int
+	Code     string
+	Message  string
+	Body     string // the start of a body that was not a WordPress error, else ""
+	Location string // where a 3xx answer redirects to, without its query string
 }
 
 func (e *APIError) Error() string {
@@ -117,6 +118,33 @@ func (e *APIError) Error() string {
 	default:
 		return fmt.Sprintf("shop answered %d %s", e.Status, http.StatusText(e.Status))
 	}
+}
+
+// Explain says what the answer means in the shop's people's words, quoting WooCommerce's
+// own (SPEC §2.9).
+func (e *APIError) Explain() *enrollment.Explained {
+	ex := &enrollment.Explained{By: enrollment.ByShop, Status: e.Status, Said: e.Body}
+	switch {
+	case e.Code != "" && e.Message != "":
+		ex.Said = e.Code + ": " + e.Message
+	case e.Code != "" || e.Message != "":
+		ex.Said = e.Code + e.Message
+	}
+	switch {
+	case e.Status >= 300 && e.Status < 400:
+		ex.Key, ex.Args, ex.Said = "shop.redirect", []any{e.Location}, ""
+	case e.Status == http.StatusUnauthorized || e.Status == http.StatusForbidden:
+		ex.Key = "shop.auth"
+	case e.Status == http.StatusNotFound:
+		ex.Key = "shop.not_found"
+	case e.Status == http.StatusTooManyRequests:
+		ex.Key = "shop.rate_limited"
+	case e.Status >= 500:
+		ex.Key = "shop.failed"
+	default:
+		ex.Key = "shop.rejected"
+	}
+	return ex
 }
 
 // Transient reports whether retrying later may succeed: 429 and 5xx.
@@ -258,16 +286,16 @@ func unreadableOrder(raw json.RawMessage) (ref string, why error) {
 		ID json.RawMessage `json:"id"`
 	}
 	if json.Unmarshal(raw, &v) != nil {
-		return "", fmt.Errorf("the entry is %s, not an order", jsonKind(raw))
+		return "", enrollment.Explain("unread.not_order")
 	}
 	if isAbsent(v.ID) {
-		return "", errors.New(`the order has no "id"`)
+		return "", enrollment.Explain("unread.no_id")
 	}
 	ref, ok := jsonText(v.ID)
 	if !ok || ref == "" {
 		ref = shortJSON(v.ID)
 	}
-	return ref, fmt.Errorf(`the order's "id" is %s %s, not a positive whole number`, jsonKind(v.ID), shortJSON(v.ID))
+	return ref, enrollment.Explain("unread.bad_id", shortJSON(v.ID))
 }
 
 // Webhook is a webhook as GET /webhooks shows it. The REST API does not show the webhook's
@@ -416,7 +444,8 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, in a
 	}
 	apiErr := newAPIError(status, b)
 	if status >= 300 && status < 400 {
-		apiErr.Message = fmt.Sprintf("redirect to %s; set the shop URL to the address the shop answers on", withoutQuery(h.Get("Location")))
+		apiErr.Location = withoutQuery(h.Get("Location"))
+		apiErr.Message = fmt.Sprintf("redirect to %s; set the shop URL to the address the shop answers on", apiErr.Location)
 		if apiErr.Code == "" {
 			apiErr.Code = "redirect"
 		}
@@ -452,7 +481,7 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, pa
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
-		return 0, nil, nil, enrollment.Permanent(fmt.Errorf("build request %s %s: %w", method, path, stripURL(err)))
+		return 0, nil, nil, enrollment.Permanent(fmt.Errorf("build request %s %s: %w", method, path, netError("shop.request", stripURL(err))))
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "wc-openedx")
@@ -469,16 +498,23 @@ func (c *Client) send(ctx context.Context, method, path string, q url.Values, pa
 		// errors hold the whole URL, query string and keys included: keep only the cause.
 		err = stripURL(err)
 		if errors.Is(err, context.DeadlineExceeded) {
-			return 0, nil, nil, fmt.Errorf("%s %s: no answer within %s: %w", method, path, c.cfg.Timeout, err)
+			ex := netError("shop.timeout", err)
+			ex.Args = []any{c.cfg.Timeout.String()}
+			return 0, nil, nil, fmt.Errorf("%s %s: %w", method, path, ex)
 		}
-		return 0, nil, nil, fmt.Errorf("%s %s: %w", method, path, err)
+		return 0, nil, nil, fmt.Errorf("%s %s: %w", method, path, netError("shop.unreachable", err))
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return 0, nil, nil, fmt.Errorf("%s %s: reading the answer: %w", method, path, stripURL(err))
+		return 0, nil, nil, fmt.Errorf("%s %s: reading the answer: %w", method, path, netError("shop.unreadable", stripURL(err)))
 	}
 	return resp.StatusCode, b, resp.Header, nil
+}
+
+// netError explains a failure to reach the shop (key), quoting the transport's error.
+func netError(key string, err error) *enrollment.Explained {
+	return &enrollment.Explained{Key: key, By: enrollment.ByError, Said: err.Error(), Err: err}
 }
 
 // stripURL drops the URL from a *url.Error (which holds the query string, keys and OAuth

@@ -322,7 +322,7 @@ func TestTimeoutAndNetworkErrorsAreTransient(t *testing.T) {
 	id := shop.CreateOrder(clientCourseOrder())
 	shop.Faults.Inject("update-order", sandbox.Fault{Delay: time.Second, Times: 1})
 	err := c.CompleteOrder(context.Background(), id)
-	if err == nil || enrollment.IsPermanent(err) || !strings.Contains(err.Error(), "no answer within 50ms") {
+	if err == nil || enrollment.IsPermanent(err) || !strings.Contains(err.Error(), "did not answer within 50ms") {
 		t.Errorf("slow shop: %v (permanent %v)", err, enrollment.IsPermanent(err))
 	}
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
 // dateLayout is how WooCommerce writes dates (wc_rest_prepare_date_response): no zone. The
@@ -110,8 +111,8 @@ func (p *OrderPayload) Order() (*enrollment.Order, error) {
 	need := func(name string, raw json.RawMessage) string {
 		s, ok := jsonText(raw)
 		if !ok {
-			// The kind only: the value may be personal data (an email inside an object).
-			odd = append(odd, fmt.Sprintf("%s is %s, not text", name, jsonKind(raw)))
+			// The name only: the value may be personal data (an email inside an object).
+			odd = append(odd, name)
 		}
 		return s
 	}
@@ -140,10 +141,10 @@ func (p *OrderPayload) Order() (*enrollment.Order, error) {
 		o.Billing = enrollment.Person{FirstName: text(billing.FirstName), LastName: text(billing.LastName), Email: need("billing.email", billing.Email)}
 	case isAbsent(p.Billing) || isEmptyArray(p.Billing):
 	default:
-		odd = append(odd, fmt.Sprintf("billing is %s, not an object", jsonKind(p.Billing)))
+		odd = append(odd, "billing")
 	}
 	if len(odd) > 0 {
-		o.Unreadable = "the order's " + strings.Join(odd, " and ")
+		o.Unreadable = i18n.Msg("reason.order_unreadable", strings.Join(odd, ", "))
 	}
 	for _, raw := range elements(p.LineItems) {
 		var lj lineJSON
@@ -189,7 +190,7 @@ func lineItem(lj lineJSON) enrollment.LineItem {
 	sku, ok := jsonText(lj.SKU)
 	if !ok && !bytes.Equal(bytes.TrimSpace(lj.SKU), []byte("false")) {
 		li.SKU = shortJSON(lj.SKU)
-		li.Unreadable = fmt.Sprintf("the line's SKU is %s, not text, so the course it names cannot be read", li.SKU)
+		li.Unreadable = i18n.Msg("reason.sku_unreadable", li.SKU)
 		return li
 	}
 	li.SKU = sku

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 	"github.com/aulasneo/wc-openedx/internal/sandbox"
 )
 
@@ -63,7 +64,7 @@ func TestParseOrderIsLiberal(t *testing.T) {
 		{"a SKU of an odd type is that line's failure",
 			`{"id":727,"line_items":[{"id":315,"sku":{"code":"PY101"}},{"id":316,` + course + `},{"id":317,"sku":false},{"id":318,"sku":1234}]}`,
 			func(t *testing.T, o *enrollment.Order) {
-				if l := o.Lines[0]; l.Unreadable == "" || !strings.Contains(l.Unreadable, "SKU") || l.SKU != `{"code":"PY101"}` {
+				if l := o.Lines[0]; l.Unreadable == "" || !strings.Contains(l.Unreadable.In(i18n.English), "SKU") || l.SKU != `{"code":"PY101"}` {
 					t.Errorf("odd SKU line %+v", l)
 				}
 				for _, l := range o.Lines[1:] {
@@ -78,10 +79,12 @@ func TestParseOrderIsLiberal(t *testing.T) {
 		{"an email that is not text: reason without the address",
 			`{"id":727,"status":"processing","payment_method":["stripe"],"billing":{"email":{"address":"ana@example.com"}}}`,
 			func(t *testing.T, o *enrollment.Order) {
-				if !strings.Contains(o.Unreadable, "billing.email is an object") || !strings.Contains(o.Unreadable, "payment_method is an array") {
-					t.Errorf("Unreadable %q", o.Unreadable)
+				for _, l := range []i18n.Lang{i18n.English, i18n.Spanish} {
+					if why := o.Unreadable.In(l); !strings.Contains(why, "billing.email") || !strings.Contains(why, "payment_method") {
+						t.Errorf("Unreadable in %s: %q", l, why)
+					}
 				}
-				if strings.Contains(o.Unreadable, "ana@") {
+				if strings.Contains(string(o.Unreadable), "ana@") {
 					t.Errorf("the reason holds the email: %q", o.Unreadable)
 				}
 			}},
@@ -159,7 +162,7 @@ func TestListOrdersKeepsGoingPastUnreadableOrders(t *testing.T) {
 		switch {
 		case o.Order != nil:
 			byRef[o.Order.ID] = o
-		case o.Ref == "1002" && o.Err != nil && strings.Contains(o.Err.Error(), `"id"`):
+		case o.Ref == "1002" && o.Err != nil && strings.Contains(o.Err.Error(), `“id”`):
 			byRef[bad] = o
 		default:
 			t.Errorf("entry %+v", o)
