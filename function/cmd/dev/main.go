@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -83,12 +84,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
-	if err := serve(ctx, f, stdout, stderr); err != nil {
+	err = serve(ctx, f, stdout, stderr)
+	var bad badConfig
+	switch {
+	case errors.As(err, &bad):
+		// Word for word what the production server prints (function/cmd/server).
+		fmt.Fprintln(stderr, bad.error)
+		return 1
+	case err != nil:
 		fmt.Fprintln(stderr, "dev:", err)
 		return 1
 	}
 	return 0
 }
+
+// badConfig is a configuration that config.Load refuses.
+type badConfig struct{ error }
 
 func serve(ctx context.Context, f flags, stdout, stderr io.Writer) error {
 	env := func(k string) string { return strings.TrimSpace(os.Getenv(k)) }
@@ -111,7 +122,10 @@ func serve(ctx context.Context, f flags, stdout, stderr io.Writer) error {
 		_, _ = rand.Read(b)
 		os.Setenv("GOOGLE_CLOUD_PROJECT", "local-demo-"+hex.EncodeToString(b))
 	}
-	// Fail before the emulators' 10 s when the address is taken.
+	// Fail before the emulators' 10 s when a setting is wrong or the address is taken.
+	if err := local.CheckConfig(os.LookupEnv); err != nil {
+		return badConfig{err}
+	}
 	l, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s (%v); pick another address with -addr, e.g. -addr 127.0.0.1:0", f.addr, err)
@@ -133,7 +147,15 @@ func serve(ctx context.Context, f flags, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
 
-	emus, err := startEmulators(ctx, stdout)
+	// The emulators' output and the demo's logs go to files in a directory of this run's own,
+	// removed when it stops (after the emulators, which write to it until they are stopped).
+	tmp, err := os.MkdirTemp("", "wc-openedx-dev-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	emus, err := startEmulators(ctx, stdout, tmp)
 	if err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintln(stdout, "Interrupted while the emulators were starting; they are stopped.")
@@ -164,7 +186,7 @@ func serve(ctx context.Context, f flags, stdout, stderr io.Writer) error {
 	if f.demo {
 		var demoLog *os.File
 		if quietDemo {
-			if demoLog, err = os.CreateTemp("", "wc-openedx-demo-*.log"); err != nil {
+			if demoLog, err = os.Create(filepath.Join(tmp, "demo.log")); err != nil {
 				return err
 			}
 			defer demoLog.Close()
@@ -173,7 +195,7 @@ func serve(ctx context.Context, f flags, stdout, stderr io.Writer) error {
 		}
 		err := runDemo(ctx, stdout, st, func() {
 			if demoLog != nil {
-				fmt.Fprintf(stdout, "The service's logs during the demo are in %s; from now on they go to the console.\n", demoLog.Name())
+				fmt.Fprintf(stdout, "The service's logs during the demo are in %s (removed when this stops); from now on they go to the console.\n", demoLog.Name())
 				logw.set(stderr)
 			}
 		})
@@ -218,8 +240,8 @@ type emulators struct {
 }
 
 // startEmulators starts the emulators whose variables are unset, with their output in a log
-// file in os.TempDir.
-func startEmulators(ctx context.Context, stdout io.Writer) (*emulators, error) {
+// file in dir.
+func startEmulators(ctx context.Context, stdout io.Writer, dir string) (*emulators, error) {
 	e := &emulators{stopFn: func() {}}
 	var missing []emulator.Kind
 	for _, k := range []emulator.Kind{emulator.Firestore, emulator.PubSub} {
@@ -230,7 +252,7 @@ func startEmulators(ctx context.Context, stdout io.Writer) (*emulators, error) {
 	if len(missing) == 0 {
 		return e, nil
 	}
-	lf, err := os.CreateTemp("", "wc-openedx-emulators-*.log")
+	lf, err := os.Create(filepath.Join(dir, "emulators.log"))
 	if err != nil {
 		return nil, err
 	}
@@ -242,13 +264,27 @@ func startEmulators(ctx context.Context, stdout io.Writer) (*emulators, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%w\n(the emulators come with the Google Cloud CLI: gcloud components install cloud-firestore-emulator pubsub-emulator beta; their output is in %s)", err, e.logPath)
+		// The log goes with the run's directory: show its end now.
+		return nil, fmt.Errorf("%w\n(the emulators come with the Google Cloud CLI: gcloud components install cloud-firestore-emulator pubsub-emulator beta; they need Java)\nThe end of their output:\n%s", err, tail(e.logPath, 20))
 	}
 	e.stopFn = stop
 	for _, k := range missing {
 		e.started = append(e.started, emulatorTitle(k)+" "+os.Getenv(k.Env))
 	}
 	return e, nil
+}
+
+// tail returns the last n lines of the file at path, indented.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "  (" + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "  " + strings.Join(lines, "\n  ")
 }
 
 func emulatorTitle(k emulator.Kind) string {
@@ -301,7 +337,7 @@ func printBanner(w io.Writer, st *local.Stack, f flags, emus *emulators) {
 		fmt.Fprintf(w, "  Sweep    %s  (not called: -sweep 0)\n", fn(function.NameSweep))
 	}
 	if len(emus.started) > 0 {
-		fmt.Fprintf(w, "Emulators: %s (output in %s)\n", strings.Join(emus.started, ", "), emus.logPath)
+		fmt.Fprintf(w, "Emulators: %s (output in %s; stopped, and the file removed, when this stops)\n", strings.Join(emus.started, ", "), emus.logPath)
 	} else {
 		fmt.Fprintf(w, "Emulators: Firestore %s, Pub/Sub %s (from the environment)\n", cfg.FirestoreEmuHost, cfg.PubsubEmuHost)
 	}
