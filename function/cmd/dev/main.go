@@ -32,6 +32,7 @@ import (
 	"github.com/aulasneo/wc-openedx/function"
 	"github.com/aulasneo/wc-openedx/function/local"
 	"github.com/aulasneo/wc-openedx/internal/emulator"
+	"github.com/aulasneo/wc-openedx/internal/sandbox"
 )
 
 func main() {
@@ -43,6 +44,8 @@ type flags struct {
 	addr  string
 	demo  bool
 	sweep time.Duration
+	// started, when set, is called with the running stack before the banner (tests).
+	started func(*local.Stack)
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -174,6 +177,10 @@ func serve(ctx context.Context, f flags, stdout, stderr io.Writer) error {
 		return fmt.Errorf("start: %w", err)
 	}
 	defer st.Close()
+	st.Handle("GET /{$}", indexHandler(st, f.sweep))
+	if f.started != nil {
+		f.started(st)
+	}
 	if !quietDemo {
 		level.Set(st.Config.LogLevel)
 	}
@@ -326,7 +333,8 @@ func sweepEvery(ctx context.Context, st *local.Stack, d time.Duration, log *slog
 func printBanner(w io.Writer, st *local.Stack, f flags, emus *emulators) {
 	cfg := st.Config
 	fn := func(name string) string { return st.URL + "/" + name }
-	fmt.Fprintf(w, "\nwc-openedx is running at %s (project %s)\n\n", st.URL, cfg.Project)
+	fmt.Fprintf(w, "\nwc-openedx is running at %s (project %s)\n", st.URL, cfg.Project)
+	fmt.Fprintf(w, "Open %s/ in a browser: it links every function and the simulated systems' pages.\n\n", st.URL)
 	fmt.Fprintln(w, "Functions:")
 	fmt.Fprintf(w, "  Webhook  %s\n", fn(function.NameWebhook))
 	fmt.Fprintf(w, "  Enroll   %s  (push subscription of topic %s)\n", fn(function.NameEnroll), cfg.JobsTopic)
@@ -344,14 +352,15 @@ func printBanner(w io.Writer, st *local.Stack, f flags, emus *emulators) {
 
 	fmt.Fprintln(w, "\nSimulated (set the variable in parentheses to use the real system):")
 	if st.LMS != nil {
-		fmt.Fprintf(w, "  - Open edX at %s  (OPENEDX_URL)\n", simURL(st.Simulated, "Open edX at "))
+		fmt.Fprintf(w, "  - Open edX at %s  (OPENEDX_URL); its courses and enrollments: %s\n",
+			simURL(st.Simulated, "Open edX at "), sandbox.LMSCoursesURL(cfg.OpenEdXURL, ""))
 	}
 	if st.Mail != nil {
 		fmt.Fprintf(w, "  - SendGrid: nothing leaves this machine; read the emails at %s/mailbox/  (SENDGRID_API_KEY)\n", st.URL)
 	}
 	if st.Shop != nil {
-		fmt.Fprintf(w, "  - WooCommerce at %s  (WC_URL); its two webhooks, Order created and Order updated, are already registered to /Webhook\n",
-			simURL(st.Simulated, "WooCommerce at "))
+		fmt.Fprintf(w, "  - WooCommerce at %s  (WC_URL); its two webhooks, Order created and Order updated, are already registered to /Webhook;\n"+
+			"    its orders, with their notes and status: %s\n", simURL(st.Simulated, "WooCommerce at "), st.Shop.AdminOrdersURL())
 	}
 	if st.LMS == nil && st.Mail == nil && st.Shop == nil {
 		fmt.Fprintln(w, "  nothing")

@@ -276,6 +276,15 @@ func TestDemo(t *testing.T) {
 		"  notes:       Open edX enrollment failed.",
 		"- course-v1:DemoX+NOPE+2026",
 		"Order #1003: enrollment in 1 course failed",
+		// How to fix and retry it by hand, with the buttons' names.
+		"  retry:       the course does not exist in the LMS.",
+		"/sandbox/courses?course_id=course-v1%3ADemoX%2BNOPE%2B2026\n",
+		`and press "Create course";`,
+		`set order #1003 to "On hold" and press "Update"; wait a few seconds;`,
+		`3. set it to "Processing" and press "Update".`,
+		// Where to find everything.
+		"in a browser: it links every function and the simulated systems' pages.",
+		"its orders, with their notes and status: http://127.0.0.1:",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the output lacks %q", want)
