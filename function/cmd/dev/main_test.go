@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -392,4 +393,97 @@ func processesWith(host string) []string {
 		}
 	}
 	return pids
+}
+
+// processesMarked lists the processes whose environment holds mark: the command's and the
+// emulators' it started (gcloud and Java inherit its environment). Linux only.
+func processesMarked(mark string) []string {
+	files, _ := filepath.Glob("/proc/[0-9]*/environ")
+	var pids []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		for _, kv := range strings.Split(string(b), "\x00") {
+			if kv == mark {
+				pids = append(pids, filepath.Base(filepath.Dir(f)))
+				break
+			}
+		}
+	}
+	return pids
+}
+
+// SIGTERM (what a process manager or `kill` sends) stops the local run as Ctrl-C does,
+// whether it comes once everything runs or while the emulators are still starting: exit 0,
+// no process of its own left (emulators included), nothing left in TMPDIR.
+func TestStopsCleanlyOnSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts the emulators")
+	}
+	if _, err := exec.LookPath("gcloud"); err != nil {
+		t.Fatal("needs the Google Cloud CLI for the emulators")
+	}
+	bin := goBuild(t, ".", "dev")
+	for _, tc := range []struct {
+		name, when string // stop once the output holds when
+	}{
+		{"running", "Ctrl-C to stop."},
+		{"starting", "Starting the Firestore and Pub/Sub emulators"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			mark := "WC_OPENEDX_DEV_TEST=" + filepath.Base(tmp)
+			cmd := exec.Command(bin, "-addr", "127.0.0.1:0")
+			cmd.Env = devEnv(tmp, mark)
+			stdout, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var stderr lockedBuffer
+			cmd.Stderr = &stderr
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			out := readOutput(stdout)
+			exited := make(chan error, 1)
+			go func() { <-out.close; exited <- cmd.Wait() }()
+			t.Cleanup(func() {
+				_ = cmd.Process.Kill()
+				if t.Failed() {
+					t.Logf("output:\n%s\nstderr:\n%s", out, stderr.String())
+				}
+			})
+			out.waitFor(t, tc.when, 3*time.Minute)
+			if tc.name == "starting" && strings.Contains(out.String(), "Emulators:") {
+				t.Log("the emulators were up before the signal; this case ran as the other one")
+			}
+			// The mark finds the command, and once running its emulators (gcloud, Java).
+			want := 1
+			if tc.name == "running" {
+				want = 3
+			}
+			if pids := processesMarked(mark); len(pids) < want {
+				t.Fatalf("the mark finds %d processes (%v) before the signal, want at least %d", len(pids), pids, want)
+			}
+			if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-exited:
+				if err != nil {
+					t.Errorf("exit after SIGTERM: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("still running 30 s after SIGTERM")
+			}
+			if pids := processesMarked(mark); len(pids) > 0 {
+				t.Errorf("processes left: %v", pids)
+			}
+			if left := leftIn(t, tmp); len(left) > 0 {
+				t.Errorf("left in TMPDIR: %v", left)
+			}
+		})
+	}
 }
