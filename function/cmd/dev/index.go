@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,6 +81,21 @@ var indexWords = map[string]map[string]string{
 	},
 }
 
+// every says "every d" in words: "minute", "5 minutes", "30s".
+func every(lang string, d time.Duration) string {
+	unit, units := "minute", "minutes"
+	if lang == "es" {
+		unit, units = "minuto", "minutos"
+	}
+	switch {
+	case d == time.Minute:
+		return unit
+	case d%time.Minute == 0:
+		return strconv.Itoa(int(d/time.Minute)) + " " + units
+	}
+	return d.String()
+}
+
 // indexLink is one line of the page.
 type indexLink struct {
 	ID, Name, URL, What string
@@ -101,7 +117,7 @@ func indexHandler(st *local.Stack, sweep time.Duration) http.Handler {
 		what := w[name]
 		if name == function.NameSweep {
 			if sweep > 0 {
-				what = fill(what, sweep.String())
+				what = fill(what, every(lang, sweep))
 			} else {
 				what = w["SweepOff"]
 			}

@@ -62,9 +62,9 @@ func TestIndexPage(t *testing.T) {
 		want     []string
 	}{
 		{"en", []string{`<html lang="en">`, "wc-openedx · local run", "Simulated systems", "Shop orders", "Mailbox", "Courses",
-			"called here every 1m0s", "set the order to “On hold” and press “Update”", "Set it to “Processing” and press “Update”"}},
+			"called here every minute, as Cloud Scheduler would", "set the order to “On hold” and press “Update”", "Set it to “Processing” and press “Update”"}},
 		{"es_AR", []string{`<html lang="es">`, "wc-openedx · ejecución local", "Sistemas simulados", "Pedidos de la tienda", "Buzón", "Cursos",
-			"aquí se llama cada 1m0s", "ponga el pedido en «En espera» y pulse «Actualizar»", "Póngalo en «Procesando» y pulse «Actualizar»"}},
+			"aquí se llama cada minuto", "ponga el pedido en «En espera» y pulse «Actualizar»", "Póngalo en «Procesando» y pulse «Actualizar»"}},
 	} {
 		t.Run(tc.language, func(t *testing.T) {
 			t.Parallel()
@@ -99,6 +99,12 @@ func TestIndexPage(t *testing.T) {
 		if !strings.Contains(body, w) {
 			t.Errorf("the page with real systems lacks %q", w)
 		}
+	}
+	if got, want := every("es", 5*time.Minute), "5 minutos"; got != want {
+		t.Errorf("every 5 minutes in Spanish: %q, want %q", got, want)
+	}
+	if got, want := every("en", 90*time.Second), "1m30s"; got != want {
+		t.Errorf("every 90 s: %q, want %q", got, want)
 	}
 	if links["fn-Console"] != "http://127.0.0.1:8080/Console" {
 		t.Errorf("the Console link is %q", links["fn-Console"])
