@@ -340,7 +340,7 @@ func printBanner(w io.Writer, st *local.Stack, f flags, emus *emulators) {
 	fmt.Fprintf(w, "  Enroll   %s  (push subscription of topic %s)\n", fn(function.NameEnroll), cfg.JobsTopic)
 	fmt.Fprintf(w, "  Confirm  %s\n", fn(function.NameConfirm))
 	if f.sweep > 0 {
-		fmt.Fprintf(w, "  Sweep    %s  (called every %s, as Cloud Scheduler would)\n", fn(function.NameSweep), f.sweep)
+		fmt.Fprintf(w, "  Sweep    %s  (called every %s, as Cloud Scheduler would)\n", fn(function.NameSweep), every("en", f.sweep))
 	} else {
 		fmt.Fprintf(w, "  Sweep    %s  (not called: -sweep 0)\n", fn(function.NameSweep))
 	}
