@@ -7,7 +7,11 @@
 // PUBSUB_EMULATOR_HOST are unset (and stops them on exit), stands in simulated WooCommerce,
 // Open edX and SendGrid for whichever of WC_URL, OPENEDX_URL and SENDGRID_API_KEY is unset,
 // creates the jobs topic and its push subscription to /Enroll, serves /Webhook, /Enroll,
-// /Confirm and /Sweep, and calls /Sweep every minute as Cloud Scheduler would.
+// /Confirm and /Sweep, and calls /Sweep every minute as Cloud Scheduler would. Its index page,
+// at /, links them and the simulated systems' pages (the shop's orders, the mailbox, the LMS's
+// courses). A setting config.Load refuses stops it before anything starts, with the message
+// the production server prints; stopping it (Ctrl-C, SIGTERM) stops the emulators it started
+// and removes its temporary files.
 package main
 
 import (
