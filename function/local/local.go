@@ -67,21 +67,23 @@ type Stack struct {
 	// Simulated names the systems that are simulated, for the start-up message.
 	Simulated []string
 
+	mux     *http.ServeMux
 	servers []*http.Server
 	closers []func()
 }
 
 // Start brings the stack up.
-func Start(ctx context.Context, opt Options) (st *Stack, err error) {
+func Start(ctx context.Context, opt Options) (*Stack, error) {
 	if opt.Env == nil {
 		opt.Env = func(string) (string, bool) { return "", false }
 	}
 	if opt.Addr == "" {
 		opt.Addr = "127.0.0.1:0"
 	}
-	st = &Stack{}
+	st := &Stack{}
+	ok := false
 	defer func() {
-		if err != nil {
+		if !ok {
 			st.Close()
 		}
 	}()
@@ -91,40 +93,25 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	}
 	st.URL = "http://" + l.Addr().String()
 	mux := http.NewServeMux()
+	st.mux = mux
 	st.serve(l, mux)
 
-	set := map[string]string{}
 	var shopClient *http.Client // nil: the default client
 	env := func(k string) string { v, _ := opt.Env(k); return strings.TrimSpace(v) }
-	def := func(k, v string) {
-		if env(k) == "" {
-			set[k] = v
-		}
-	}
-	def("GOOGLE_CLOUD_PROJECT", "local-dev")
-	def("CONFIRM_URL", st.URL+"/"+function.NameConfirm)
-	def("WEBHOOK_URL", st.URL+"/"+function.NameWebhook)
-	def("CONFIRM_SIGNING_KEY", randomKey())
-	def("MAIL_FROM", "Local Shop <shop@example.com>")
-	def("NOTIFY_EMAILS", "admin@example.com")
-
+	var sim simulated
 	if env("OPENEDX_URL") == "" {
 		st.LMS = sandbox.NewLMS()
 		st.LMS.AddClient(SimClientID, SimClientSecret, true)
-		u, err := st.listen(st.LMS)
-		if err != nil {
+		if sim.lms, err = st.listen(st.LMS); err != nil {
 			return nil, err
 		}
-		set["OPENEDX_URL"], set["OPENEDX_CLIENT_ID"], set["OPENEDX_CLIENT_SECRET"] = u, SimClientID, SimClientSecret
-		st.Simulated = append(st.Simulated, "Open edX at "+u)
+		st.Simulated = append(st.Simulated, "Open edX at "+sim.lms)
 	}
 	if env("SENDGRID_API_KEY") == "" {
 		st.Mail = sandbox.NewSendGrid(SimSendGridKey)
-		u, err := st.listen(st.Mail)
-		if err != nil {
+		if sim.mail, err = st.listen(st.Mail); err != nil {
 			return nil, err
 		}
-		set["SENDGRID_API_KEY"], set["SENDGRID_API_URL"] = SimSendGridKey, u
 		mux.Handle("/mailbox/", http.StripPrefix("/mailbox", st.Mail.MailboxHandler()))
 		st.Simulated = append(st.Simulated, "SendGrid (emails at "+st.URL+"/mailbox/)")
 	}
@@ -133,26 +120,20 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 			ConsumerKey: SimConsumerKey, ConsumerSecret: SimConsumerSecret,
 			WebhookSecret: SimWebhookSecret, Recipients: "shop-admin@example.com",
 		})
-		var u string
 		if opt.ShopTLS {
 			srv := httptest.NewUnstartedServer(st.Shop)
 			srv.StartTLS()
 			st.closers = append(st.closers, srv.Close)
-			u, shopClient = srv.URL, srv.Client()
-		} else if u, err = st.listen(st.Shop); err != nil {
+			sim.shop, shopClient = srv.URL, srv.Client()
+		} else if sim.shop, err = st.listen(st.Shop); err != nil {
 			return nil, err
 		}
-		st.Shop.SetHomeURL(u)
-		set["WC_URL"], set["WC_CONSUMER_KEY"], set["WC_CONSUMER_SECRET"], set["WC_WEBHOOK_SECRET"] = u, SimConsumerKey, SimConsumerSecret, SimWebhookSecret
-		st.Simulated = append(st.Simulated, "WooCommerce at "+u)
+		st.Shop.SetHomeURL(sim.shop)
+		st.Simulated = append(st.Simulated, "WooCommerce at "+sim.shop)
 	}
+	set := settings(env, st.URL, sim)
 
-	cfg, err := config.Load(func(k string) (string, bool) {
-		if v, ok := set[k]; ok {
-			return v, true
-		}
-		return opt.Env(k)
-	})
+	cfg, err := config.Load(overlay(set, opt.Env))
 	if err != nil {
 		return nil, err
 	}
@@ -176,13 +157,86 @@ func Start(ctx context.Context, opt Options) (st *Stack, err error) {
 	}
 	mux.Handle("/", app.Routes())
 
+	// The simulated shop's and LMS's pages speak the service's language, as a shop whose
+	// people read Spanish runs WordPress and Open edX in Spanish.
+	if st.Shop != nil {
+		st.Shop.SetLanguage(cfg.Language)
+	}
+	if st.LMS != nil {
+		st.LMS.SetLanguage(cfg.Language)
+	}
 	if st.Shop != nil && !opt.NoWebhooks {
 		for _, t := range []struct{ name, topic string }{{"Order created", "order.created"}, {"Order updated", "order.updated"}} {
 			st.Shop.AddWebhook(t.name, t.topic, st.URL+"/"+function.NameWebhook)
 		}
 	}
+	ok = true
 	return st, nil
 }
+
+// simulated holds the URLs of the simulated systems; "" where the real one is configured.
+type simulated struct{ lms, mail, shop string }
+
+// settings are the variables a local run sets on top of the environment: defaults for what
+// a newcomer has not configured, and the address and credentials of each simulated system.
+func settings(env func(string) string, self string, sim simulated) map[string]string {
+	set := map[string]string{}
+	def := func(k, v string) {
+		if env(k) == "" {
+			set[k] = v
+		}
+	}
+	def("GOOGLE_CLOUD_PROJECT", "local-dev")
+	def("CONFIRM_URL", self+"/"+function.NameConfirm)
+	def("WEBHOOK_URL", self+"/"+function.NameWebhook)
+	def("CONFIRM_SIGNING_KEY", randomKey())
+	def("MAIL_FROM", "Local Shop <shop@example.com>")
+	def("NOTIFY_EMAILS", "admin@example.com")
+	if sim.lms != "" {
+		set["OPENEDX_URL"], set["OPENEDX_CLIENT_ID"], set["OPENEDX_CLIENT_SECRET"] = sim.lms, SimClientID, SimClientSecret
+	}
+	if sim.mail != "" {
+		set["SENDGRID_API_KEY"], set["SENDGRID_API_URL"] = SimSendGridKey, sim.mail
+	}
+	if sim.shop != "" {
+		set["WC_URL"], set["WC_CONSUMER_KEY"], set["WC_CONSUMER_SECRET"], set["WC_WEBHOOK_SECRET"] = sim.shop, SimConsumerKey, SimConsumerSecret, SimWebhookSecret
+	}
+	return set
+}
+
+// CheckConfig loads and checks the configuration as Start would, with the local defaults and
+// the simulated systems in place, and starts nothing. Its error is config.Load's, the
+// message the production server prints for the same settings; function/cmd/dev calls it
+// before it starts the emulators, so a mistyped setting stops it at once.
+func CheckConfig(lookup func(string) (string, bool)) error {
+	env := func(k string) string { v, _ := lookup(k); return strings.TrimSpace(v) }
+	const placeholder = "http://127.0.0.1:1" // where a simulated system will listen
+	var sim simulated
+	if env("OPENEDX_URL") == "" {
+		sim.lms = placeholder
+	}
+	if env("SENDGRID_API_KEY") == "" {
+		sim.mail = placeholder
+	}
+	if env("WC_URL") == "" {
+		sim.shop = placeholder
+	}
+	_, err := config.Load(overlay(settings(env, placeholder, sim), lookup))
+	return err
+}
+
+// overlay looks a variable up in set first, then with lookup.
+func overlay(set map[string]string, lookup func(string) (string, bool)) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		if v, ok := set[k]; ok {
+			return v, true
+		}
+		return lookup(k)
+	}
+}
+
+// Handle adds a route to the functions' server (function/cmd/dev adds its index page).
+func (st *Stack) Handle(pattern string, h http.Handler) { st.mux.Handle(pattern, h) }
 
 func (st *Stack) listen(h http.Handler) (string, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")

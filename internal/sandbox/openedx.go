@@ -56,6 +56,8 @@ import (
 //     activated yet; ActivateUser and ChangeEmail enroll the account from its auto_enroll
 //     allowed records (enrollment open), which stay, linked to the account.
 //
+// A page for people (openedx_admin.go) lists the courses and enrollments and creates courses.
+//
 // Not reproduced: rate limits (only their answers, as faults), course capacity, embargo,
 // cohorts, email_opt_in, the X-Edx-Api-Key header.
 //
@@ -77,6 +79,8 @@ type LMS struct {
 	noAllowed   bool // no enrollment_allowed API (before Quince)
 	noBulk      bool // FEATURES['ENABLE_BULK_ENROLLMENT_VIEW'] off
 	holds       map[string]*lmsHold
+	lang        string // the courses page's language, "en" or "es" (see SetLanguage)
+	adminNonce  string // the courses page's form token
 }
 
 // lmsHold keeps one request of a route waiting (Hold).
@@ -392,6 +396,10 @@ func (l *LMS) wait(r *http.Request, route string) {
 
 // ServeHTTP answers as the LMS would.
 func (l *LMS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/sandbox/") { // the sandbox's own page, not the LMS's
+		l.serveAdmin(w, r)
+		return
+	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	route, handle := l.route(r)

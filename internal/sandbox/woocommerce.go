@@ -76,6 +76,9 @@ import (
 //     the Legacy REST API's {"order": {...}}; without the plugin (WooCommerce 9) it delivers
 //     nothing.
 //
+// The order admin (woocommerce_admin.go) lists the orders with their notes and saves a status
+// change as WooCommerce's order screen does.
+//
 // Simplifications: one API key; status changes add no automatic order notes; HTTP/1.1 instead
 // of WordPress's HTTP/1.0; delivery URLs are not checked against wp_safe_remote_request's host
 // and port rules; array query parameters (a[b]=c) are signed as flat keys.
@@ -104,8 +107,10 @@ type Shop struct {
 	working    bool
 	inflight   int
 	deliveries []WebhookDelivery
-	dropAuth   bool // see SetDropAuthorization
-	legacyAPI  bool // see SetLegacyRESTAPI
+	dropAuth   bool   // see SetDropAuthorization
+	legacyAPI  bool   // see SetLegacyRESTAPI
+	lang       string // the admin pages' language, "en" or "es" (see SetLanguage)
+	adminNonce string // the admin forms' woocommerce_meta_nonce
 }
 
 // ShopConfig configures a Shop.
@@ -1420,6 +1425,10 @@ func (r *shopRecorder) Write(b []byte) (int, error) {
 
 // ServeHTTP answers the REST routes.
 func (s *Shop) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/wp-admin/") { // a person's pages, not the REST API
+		s.serveAdmin(w, r)
+		return
+	}
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 10<<20))
 	rec := &shopRecorder{ResponseWriter: w}
 	route, ok := shopRouteOf(r)

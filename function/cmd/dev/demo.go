@@ -25,6 +25,20 @@ const (
 // demoWait bounds the wait for each order's outcome.
 const demoWait = 30 * time.Second
 
+// confirmButton is the label of the Confirm page's button and of the confirmation email's,
+// per language (internal/confirm/pages.go, internal/mail/i18n.go "conf.button");
+// TestBrowserDevRetry checks the Spanish one against the page the link opens, TestDemo the
+// English one.
+var confirmButton = map[string]string{"en": "Confirm payment received", "es": "Confirmar pago recibido"}
+
+// quote puts a label of a button or a status in the language's quotation marks.
+func quote(lang, label string) string {
+	if lang == "es" {
+		return "«" + label + "»"
+	}
+	return `"` + label + `"`
+}
+
 // demoOrder is one sample order and what it should lead to.
 type demoOrder struct {
 	title  string // "card payment (stripe)"
@@ -117,21 +131,23 @@ func runDemo(ctx context.Context, w io.Writer, st *local.Stack, printed func()) 
 	case <-time.After(time.Second):
 	}
 
-	var bacs *demoOrder
 	for i, o := range orders {
 		printOrder(w, st, o, collect(st, o.id), reached[i])
-		if o.spec.PaymentMethod == "bacs" {
-			bacs = o
-		}
 	}
 	fmt.Fprintf(w, "\nAll emails: %s/mailbox/\n", st.URL)
+	fmt.Fprintf(w, "Everything that runs: %s/\n", st.URL)
 	if printed != nil {
 		printed()
 	}
-	if bacs != nil {
-		go watchConfirmation(ctx, w, st, bacs)
+	for _, o := range orders {
+		switch {
+		case o.spec.PaymentMethod == "bacs":
+			go watchCompleted(ctx, w, st, o, "(bank transfer): payment confirmed, enrolled and completed.")
+		case o.spec.Lines[0].SKU != nil && *o.spec.Lines[0].SKU == demoCourseNope:
+			go watchCompleted(ctx, w, st, o, "(retried): enrolled and completed.")
+		}
 	}
-	fmt.Fprintln(w, "The service keeps running so that the link works. Ctrl-C to stop.")
+	fmt.Fprintln(w, "The service keeps running so that the links work. Ctrl-C to stop.")
 	return nil
 }
 
@@ -212,13 +228,25 @@ func printOrder(w io.Writer, st *local.Stack, o *demoOrder, r demoResult, ok boo
 		}
 		fmt.Fprintf(w, "%s %q to %s\n", label, m.Subject, strings.Join(m.To, ", "))
 	}
+	lang := pageLanguage(st.Config.Language)
 	if o.spec.PaymentMethod == "bacs" {
 		if link := confirmLink(r.emails, st.Config.ConfirmURL); link != "" {
 			fmt.Fprintf(w, "  confirm:     %s\n", link)
 			fmt.Fprintf(w, "  mailbox:     %s/mailbox/\n", st.URL)
-			fmt.Fprintln(w, `  Open the confirmation link in a browser and press "Confirm payment received";`)
+			fmt.Fprintf(w, "  Open the confirmation link in a browser and press %s;\n", quote(lang, confirmButton[lang]))
 			fmt.Fprintln(w, "  then watch this console: the order will be enrolled and completed.")
 		}
+	}
+	if ok && len(o.spec.Lines) > 0 && o.spec.Lines[0].SKU != nil && *o.spec.Lines[0].SKU == demoCourseNope {
+		update := quote(lang, sandbox.ShopUpdateButton(lang))
+		fmt.Fprintln(w, "  retry:       the course does not exist in the LMS. Fix it and retry the order by hand, as the")
+		fmt.Fprintln(w, "               shop's guide says:")
+		fmt.Fprintf(w, "               1. create the course in the simulated Open edX: open %s\n", sandbox.LMSCoursesURL(st.Config.OpenEdXURL, demoCourseNope))
+		fmt.Fprintf(w, "                  and press %s;\n", quote(lang, sandbox.LMSCreateCourseButton(lang)))
+		fmt.Fprintf(w, "               2. open the shop's orders, %s#order-%d,\n", st.Shop.AdminOrdersURL(), o.id)
+		fmt.Fprintf(w, "                  set order #%s to %s and press %s; wait a few seconds;\n", r.order.Number, quote(lang, sandbox.ShopStatusName(lang, "on-hold")), update)
+		fmt.Fprintf(w, "               3. set it to %s and press %s.\n", quote(lang, sandbox.ShopStatusName(lang, "processing")), update)
+		fmt.Fprintln(w, "               Then watch this console: the order will be enrolled and completed.")
 	}
 }
 
@@ -249,9 +277,10 @@ func confirmLink(msgs []sandbox.SentMessage, confirmURL string) string {
 	return ""
 }
 
-// watchConfirmation says when the bank-transfer order has been confirmed, enrolled and
-// completed (by the link, or by an admin moving it to processing in the shop).
-func watchConfirmation(ctx context.Context, w io.Writer, st *local.Stack, o *demoOrder) {
+// watchCompleted says when order o has been enrolled and completed: the bank transfer once
+// someone confirms it (by the link, or by moving it to processing in the shop), the order of
+// the missing course once it is fixed and retried.
+func watchCompleted(ctx context.Context, w io.Writer, st *local.Stack, o *demoOrder, headline string) {
 	t := time.NewTicker(250 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -265,7 +294,7 @@ func watchConfirmation(ctx context.Context, w io.Writer, st *local.Stack, o *dem
 			continue
 		}
 		var b strings.Builder // one write, so that nothing comes between the lines
-		fmt.Fprintf(&b, "\nOrder #%s (bank transfer): payment confirmed, enrolled and completed.\n", r.order.Number)
+		fmt.Fprintf(&b, "\nOrder #%s %s\n", r.order.Number, headline)
 		fmt.Fprintf(&b, "  status:      %s\n", r.order.Status)
 		printEnrollments(&b, r.enrollments)
 		_, _ = io.WriteString(w, b.String())

@@ -7,7 +7,11 @@
 // PUBSUB_EMULATOR_HOST are unset (and stops them on exit), stands in simulated WooCommerce,
 // Open edX and SendGrid for whichever of WC_URL, OPENEDX_URL and SENDGRID_API_KEY is unset,
 // creates the jobs topic and its push subscription to /Enroll, serves /Webhook, /Enroll,
-// /Confirm and /Sweep, and calls /Sweep every minute as Cloud Scheduler would.
+// /Confirm and /Sweep, and calls /Sweep every minute as Cloud Scheduler would. Its index page,
+// at /, links them and the simulated systems' pages (the shop's orders, the mailbox, the LMS's
+// courses). A setting config.Load refuses stops it before anything starts, with the message
+// the production server prints; stopping it (Ctrl-C, SIGTERM) stops the emulators it started
+// and removes its temporary files.
 package main
 
 import (
@@ -23,6 +27,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -31,6 +36,7 @@ import (
 	"github.com/aulasneo/wc-openedx/function"
 	"github.com/aulasneo/wc-openedx/function/local"
 	"github.com/aulasneo/wc-openedx/internal/emulator"
+	"github.com/aulasneo/wc-openedx/internal/sandbox"
 )
 
 func main() {
@@ -42,6 +48,8 @@ type flags struct {
 	addr  string
 	demo  bool
 	sweep time.Duration
+	// started, when set, is called with the running stack before the banner (tests).
+	started func(*local.Stack)
 }
 
 func parseFlags(args []string, stderr io.Writer) (flags, error) {
@@ -83,12 +91,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
-	if err := serve(ctx, f, stdout, stderr); err != nil {
+	err = serve(ctx, f, stdout, stderr)
+	var bad badConfig
+	switch {
+	case errors.As(err, &bad):
+		// Word for word what the production server prints (function/cmd/server).
+		fmt.Fprintln(stderr, bad.error)
+		return 1
+	case err != nil:
 		fmt.Fprintln(stderr, "dev:", err)
 		return 1
 	}
 	return 0
 }
+
+// badConfig is a configuration that config.Load refuses.
+type badConfig struct{ error }
 
 func serve(ctx context.Context, f flags, stdout, stderr io.Writer) error {
 	env := func(k string) string { return strings.TrimSpace(os.Getenv(k)) }
@@ -111,7 +129,10 @@ func serve(ctx context.Context, f flags, stdout, stderr io.Writer) error {
 		_, _ = rand.Read(b)
 		os.Setenv("GOOGLE_CLOUD_PROJECT", "local-demo-"+hex.EncodeToString(b))
 	}
-	// Fail before the emulators' 10 s when the address is taken.
+	// Fail before the emulators' 10 s when a setting is wrong or the address is taken.
+	if err := local.CheckConfig(os.LookupEnv); err != nil {
+		return badConfig{err}
+	}
 	l, err := net.Listen("tcp", f.addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s (%v); pick another address with -addr, e.g. -addr 127.0.0.1:0", f.addr, err)
@@ -133,7 +154,15 @@ func serve(ctx context.Context, f flags, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: level}))
 	slog.SetDefault(log)
 
-	emus, err := startEmulators(ctx, stdout)
+	// The emulators' output and the demo's logs go to files in a directory of this run's own,
+	// removed when it stops (after the emulators, which write to it until they are stopped).
+	tmp, err := os.MkdirTemp("", "wc-openedx-dev-*")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	emus, err := startEmulators(ctx, stdout, tmp)
 	if err != nil {
 		if ctx.Err() != nil {
 			fmt.Fprintln(stdout, "Interrupted while the emulators were starting; they are stopped.")
@@ -152,6 +181,10 @@ func serve(ctx context.Context, f flags, stdout, stderr io.Writer) error {
 		return fmt.Errorf("start: %w", err)
 	}
 	defer st.Close()
+	st.Handle("GET /{$}", indexHandler(st, f.sweep))
+	if f.started != nil {
+		f.started(st)
+	}
 	if !quietDemo {
 		level.Set(st.Config.LogLevel)
 	}
@@ -164,7 +197,7 @@ func serve(ctx context.Context, f flags, stdout, stderr io.Writer) error {
 	if f.demo {
 		var demoLog *os.File
 		if quietDemo {
-			if demoLog, err = os.CreateTemp("", "wc-openedx-demo-*.log"); err != nil {
+			if demoLog, err = os.Create(filepath.Join(tmp, "demo.log")); err != nil {
 				return err
 			}
 			defer demoLog.Close()
@@ -173,7 +206,7 @@ func serve(ctx context.Context, f flags, stdout, stderr io.Writer) error {
 		}
 		err := runDemo(ctx, stdout, st, func() {
 			if demoLog != nil {
-				fmt.Fprintf(stdout, "The service's logs during the demo are in %s; from now on they go to the console.\n", demoLog.Name())
+				fmt.Fprintf(stdout, "The service's logs during the demo are in %s (removed when this stops); from now on they go to the console.\n", demoLog.Name())
 				logw.set(stderr)
 			}
 		})
@@ -218,8 +251,8 @@ type emulators struct {
 }
 
 // startEmulators starts the emulators whose variables are unset, with their output in a log
-// file in os.TempDir.
-func startEmulators(ctx context.Context, stdout io.Writer) (*emulators, error) {
+// file in dir.
+func startEmulators(ctx context.Context, stdout io.Writer, dir string) (*emulators, error) {
 	e := &emulators{stopFn: func() {}}
 	var missing []emulator.Kind
 	for _, k := range []emulator.Kind{emulator.Firestore, emulator.PubSub} {
@@ -230,7 +263,7 @@ func startEmulators(ctx context.Context, stdout io.Writer) (*emulators, error) {
 	if len(missing) == 0 {
 		return e, nil
 	}
-	lf, err := os.CreateTemp("", "wc-openedx-emulators-*.log")
+	lf, err := os.Create(filepath.Join(dir, "emulators.log"))
 	if err != nil {
 		return nil, err
 	}
@@ -242,13 +275,27 @@ func startEmulators(ctx context.Context, stdout io.Writer) (*emulators, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("%w\n(the emulators come with the Google Cloud CLI: gcloud components install cloud-firestore-emulator pubsub-emulator beta; their output is in %s)", err, e.logPath)
+		// The log goes with the run's directory: show its end now.
+		return nil, fmt.Errorf("%w\n(the emulators come with the Google Cloud CLI: gcloud components install cloud-firestore-emulator pubsub-emulator beta; they need Java)\nThe end of their output:\n%s", err, tail(e.logPath, 20))
 	}
 	e.stopFn = stop
 	for _, k := range missing {
 		e.started = append(e.started, emulatorTitle(k)+" "+os.Getenv(k.Env))
 	}
 	return e, nil
+}
+
+// tail returns the last n lines of the file at path, indented.
+func tail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "  (" + err.Error() + ")"
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return "  " + strings.Join(lines, "\n  ")
 }
 
 func emulatorTitle(k emulator.Kind) string {
@@ -290,32 +337,34 @@ func sweepEvery(ctx context.Context, st *local.Stack, d time.Duration, log *slog
 func printBanner(w io.Writer, st *local.Stack, f flags, emus *emulators) {
 	cfg := st.Config
 	fn := func(name string) string { return st.URL + "/" + name }
-	fmt.Fprintf(w, "\nwc-openedx is running at %s (project %s)\n\n", st.URL, cfg.Project)
+	fmt.Fprintf(w, "\nwc-openedx is running at %s (project %s)\n", st.URL, cfg.Project)
+	fmt.Fprintf(w, "Open %s/ in a browser: it links every function and the simulated systems' pages.\n\n", st.URL)
 	fmt.Fprintln(w, "Functions:")
 	fmt.Fprintf(w, "  Webhook  %s\n", fn(function.NameWebhook))
 	fmt.Fprintf(w, "  Enroll   %s  (push subscription of topic %s)\n", fn(function.NameEnroll), cfg.JobsTopic)
 	fmt.Fprintf(w, "  Confirm  %s\n", fn(function.NameConfirm))
 	if f.sweep > 0 {
-		fmt.Fprintf(w, "  Sweep    %s  (called every %s, as Cloud Scheduler would)\n", fn(function.NameSweep), f.sweep)
+		fmt.Fprintf(w, "  Sweep    %s  (called every %s, as Cloud Scheduler would)\n", fn(function.NameSweep), every("en", f.sweep))
 	} else {
 		fmt.Fprintf(w, "  Sweep    %s  (not called: -sweep 0)\n", fn(function.NameSweep))
 	}
 	if len(emus.started) > 0 {
-		fmt.Fprintf(w, "Emulators: %s (output in %s)\n", strings.Join(emus.started, ", "), emus.logPath)
+		fmt.Fprintf(w, "Emulators: %s (output in %s; stopped, and the file removed, when this stops)\n", strings.Join(emus.started, ", "), emus.logPath)
 	} else {
 		fmt.Fprintf(w, "Emulators: Firestore %s, Pub/Sub %s (from the environment)\n", cfg.FirestoreEmuHost, cfg.PubsubEmuHost)
 	}
 
 	fmt.Fprintln(w, "\nSimulated (set the variable in parentheses to use the real system):")
 	if st.LMS != nil {
-		fmt.Fprintf(w, "  - Open edX at %s  (OPENEDX_URL)\n", simURL(st.Simulated, "Open edX at "))
+		fmt.Fprintf(w, "  - Open edX at %s  (OPENEDX_URL); its courses and enrollments: %s\n",
+			simURL(st.Simulated, "Open edX at "), sandbox.LMSCoursesURL(cfg.OpenEdXURL, ""))
 	}
 	if st.Mail != nil {
 		fmt.Fprintf(w, "  - SendGrid: nothing leaves this machine; read the emails at %s/mailbox/  (SENDGRID_API_KEY)\n", st.URL)
 	}
 	if st.Shop != nil {
-		fmt.Fprintf(w, "  - WooCommerce at %s  (WC_URL); its two webhooks, Order created and Order updated, are already registered to /Webhook\n",
-			simURL(st.Simulated, "WooCommerce at "))
+		fmt.Fprintf(w, "  - WooCommerce at %s  (WC_URL); its two webhooks, Order created and Order updated, are already registered to /Webhook;\n"+
+			"    its orders, with their notes and status: %s\n", simURL(st.Simulated, "WooCommerce at "), st.Shop.AdminOrdersURL())
 	}
 	if st.LMS == nil && st.Mail == nil && st.Shop == nil {
 		fmt.Fprintln(w, "  nothing")
