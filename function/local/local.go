@@ -160,10 +160,10 @@ func Start(ctx context.Context, opt Options) (*Stack, error) {
 	// The simulated shop's and LMS's pages speak the service's language, as a shop whose
 	// people read Spanish runs WordPress and Open edX in Spanish.
 	if st.Shop != nil {
-		st.Shop.SetLanguage(cfg.Language)
+		st.Shop.SetLanguage(string(cfg.Language))
 	}
 	if st.LMS != nil {
-		st.LMS.SetLanguage(cfg.Language)
+		st.LMS.SetLanguage(string(cfg.Language))
 	}
 	if st.Shop != nil && !opt.NoWebhooks {
 		for _, t := range []struct{ name, topic string }{{"Order created", "order.created"}, {"Order updated", "order.updated"}} {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aulasneo/wc-openedx/function/local"
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 	"github.com/aulasneo/wc-openedx/internal/sandbox"
 )
 
@@ -25,11 +26,10 @@ const (
 // demoWait bounds the wait for each order's outcome.
 const demoWait = 30 * time.Second
 
-// confirmButton is the label of the Confirm page's button and of the confirmation email's,
-// per language (internal/confirm/pages.go, internal/mail/i18n.go "conf.button");
-// TestBrowserDevRetry checks the Spanish one against the page the link opens, TestDemo the
-// English one.
-var confirmButton = map[string]string{"en": "Confirm payment received", "es": "Confirmar pago recibido"}
+// confirmButton is the label of the Confirm page's button in lang (internal/i18n); the
+// confirmation email's button says the same. TestBrowserDevRetry checks the Spanish one
+// against the page the link opens, TestDemo the English one.
+func confirmButton(lang string) string { return i18n.Of(lang).T("page.confirm_button") }
 
 // quote puts a label of a button or a status in the language's quotation marks.
 func quote(lang, label string) string {
@@ -233,7 +233,7 @@ func printOrder(w io.Writer, st *local.Stack, o *demoOrder, r demoResult, ok boo
 		if link := confirmLink(r.emails, st.Config.ConfirmURL); link != "" {
 			fmt.Fprintf(w, "  confirm:     %s\n", link)
 			fmt.Fprintf(w, "  mailbox:     %s/mailbox/\n", st.URL)
-			fmt.Fprintf(w, "  Open the confirmation link in a browser and press %s;\n", quote(lang, confirmButton[lang]))
+			fmt.Fprintf(w, "  Open the confirmation link in a browser and press %s;\n", quote(lang, confirmButton(lang)))
 			fmt.Fprintln(w, "  then watch this console: the order will be enrolled and completed.")
 		}
 	}

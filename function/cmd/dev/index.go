@@ -10,76 +10,19 @@ import (
 
 	"github.com/aulasneo/wc-openedx/function"
 	"github.com/aulasneo/wc-openedx/function/local"
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 	"github.com/aulasneo/wc-openedx/internal/sandbox"
 )
 
 // The local run's index page, at / (only here: the production server has none): what runs,
 // with a link to each function and to the pages of the simulated systems, in LANGUAGE.
 
-// nameConsole is the operators' console function (SPEC §1), served at /Console.
-const nameConsole = "Console"
-
 // pageLanguage reduces LANGUAGE (en, es, or a locale such as es_AR) to "en" or "es".
-func pageLanguage(language string) string {
-	if strings.HasPrefix(strings.ToLower(strings.TrimSpace(language)), "es") {
-		return "es"
-	}
-	return "en"
-}
+func pageLanguage(language i18n.Lang) string { return string(i18n.Of(string(language))) }
 
-// indexWords are the index page's texts per language. %s stands for a quoted label.
-var indexWords = map[string]map[string]string{
-	"en": {
-		"title":     "wc-openedx · local run",
-		"intro":     "The whole service runs on this machine: the functions below, the Firestore and Pub/Sub emulators, and a simulation of each system that is not configured.",
-		"functions": "Functions",
-		"Webhook":   "Receives the shop's Order created and Order updated webhooks (POST).",
-		"Enroll":    "Does the jobs Pub/Sub pushes: enrolls in Open edX, completes the order, sends the emails (POST).",
-		"Confirm":   "The page the bank-transfer email's button opens; it needs the token of the link.",
-		"Sweep":     "Publishes the jobs left in the outbox, reconciles orders with the shop and checks its webhooks (POST); called here every %s, as Cloud Scheduler would.",
-		"SweepOff":  "Publishes the jobs left in the outbox, reconciles orders with the shop and checks its webhooks (POST); not called here (-sweep 0).",
-		"Console":   "The operators' console: the orders, each order's timeline, retries.",
-		"simulated": "Simulated systems",
-		"shop":      "Shop orders",
-		"shop_what": "The simulated WooCommerce's order screen: each order's status, notes and %s button.",
-		"mailbox":   "Mailbox",
-		"mail_what": "Every email the simulated SendGrid received.",
-		"lms":       "Courses",
-		"lms_what":  "The simulated Open edX's courses and enrollments; create a missing course there.",
-		"real":      "Real systems",
-		"none":      "None: every system is real.",
-		"retry":     "Retry a failed order, as the shop's guide says",
-		"retry1":    "Fix the cause: the product's SKU, or the course in Open edX (in the simulation: create it in Courses).",
-		"retry2":    "In Shop orders, set the order to %s and press %s. Wait a few seconds.",
-		"retry3":    "Set it to %s and press %s. The failed courses are retried, and the order is completed.",
-		"q":         "“%s”",
-	},
-	"es": {
-		"title":     "wc-openedx · ejecución local",
-		"intro":     "Todo el servicio corre en esta máquina: las funciones de abajo, los emuladores de Firestore y Pub/Sub, y una simulación de cada sistema que no está configurado.",
-		"functions": "Funciones",
-		"Webhook":   "Recibe los webhooks «Pedido creado» y «Pedido actualizado» de la tienda (POST).",
-		"Enroll":    "Hace los trabajos que envía Pub/Sub: inscribe en Open edX, completa el pedido, envía los correos (POST).",
-		"Confirm":   "La página que abre el botón del correo de transferencia bancaria; necesita el token del enlace.",
-		"Sweep":     "Publica los trabajos pendientes, concilia los pedidos con la tienda y revisa sus webhooks (POST); aquí se llama cada %s, como lo haría Cloud Scheduler.",
-		"SweepOff":  "Publica los trabajos pendientes, concilia los pedidos con la tienda y revisa sus webhooks (POST); aquí no se llama (-sweep 0).",
-		"Console":   "La consola de operadores: los pedidos, la historia de cada pedido, los reintentos.",
-		"simulated": "Sistemas simulados",
-		"shop":      "Pedidos de la tienda",
-		"shop_what": "La pantalla de pedidos del WooCommerce simulado: el estado, las notas y el botón %s de cada pedido.",
-		"mailbox":   "Buzón",
-		"mail_what": "Todos los correos que recibió el SendGrid simulado.",
-		"lms":       "Cursos",
-		"lms_what":  "Los cursos y las inscripciones del Open edX simulado; cree allí un curso que falte.",
-		"real":      "Sistemas reales",
-		"none":      "Ninguno: todos los sistemas son reales.",
-		"retry":     "Reintentar un pedido fallido, como dice la guía de la tienda",
-		"retry1":    "Corrija la causa: el SKU del producto o el curso en Open edX (en la simulación: créelo en Cursos).",
-		"retry2":    "En Pedidos de la tienda, ponga el pedido en %s y pulse %s. Espere unos segundos.",
-		"retry3":    "Póngalo en %s y pulse %s. Los cursos que fallaron se reintentan y el pedido se completa.",
-		"q":         "«%s»",
-	},
-}
+// indexKeys are the index page's words in the catalogue (internal/i18n): "dev.<key>". %s
+// stands for a quoted label.
+var indexKeys = []string{"title", "intro", "functions", "Webhook", "Enroll", "Confirm", "Sweep", "SweepOff", "Console", "simulated", "shop", "shop_what", "mailbox", "mail_what", "lms", "lms_what", "real", "none", "retry", "retry1", "retry2", "retry3", "q"}
 
 // every says "every d" in words: "minute", "5 minutes", "30s".
 func every(lang string, d time.Duration) string {
@@ -104,7 +47,10 @@ type indexLink struct {
 // indexHandler serves the index page of the running stack.
 func indexHandler(st *local.Stack, sweep time.Duration) http.Handler {
 	lang := pageLanguage(st.Config.Language)
-	w := indexWords[lang]
+	w := map[string]string{}
+	for _, k := range indexKeys {
+		w[k] = i18n.Of(lang).T("dev." + k)
+	}
 	q := func(s string) string { return strings.Replace(w["q"], "%s", s, 1) }
 	fill := func(format string, args ...string) string {
 		for _, a := range args {
@@ -113,7 +59,7 @@ func indexHandler(st *local.Stack, sweep time.Duration) http.Handler {
 		return format
 	}
 	var fns []indexLink
-	for _, name := range []string{function.NameWebhook, function.NameEnroll, function.NameConfirm, function.NameSweep, nameConsole} {
+	for _, name := range []string{function.NameWebhook, function.NameEnroll, function.NameConfirm, function.NameSweep, function.NameConsole} {
 		what := w[name]
 		if name == function.NameSweep {
 			if sweep > 0 {

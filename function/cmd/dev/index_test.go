@@ -12,6 +12,7 @@ import (
 
 	"github.com/aulasneo/wc-openedx/function/local"
 	"github.com/aulasneo/wc-openedx/internal/config"
+	"github.com/aulasneo/wc-openedx/internal/i18n"
 	"github.com/aulasneo/wc-openedx/internal/sandbox"
 )
 
@@ -40,7 +41,7 @@ func simulatedStack(language string) *local.Stack {
 	shop := sandbox.NewShop(sandbox.ShopConfig{HomeURL: "http://127.0.0.1:7002"})
 	return &local.Stack{
 		URL:    "http://127.0.0.1:8080",
-		Config: &config.Config{Language: language, OpenEdXURL: "http://127.0.0.1:7001", WCURL: "http://127.0.0.1:7002", SendGridAPIURL: "http://127.0.0.1:7003"},
+		Config: &config.Config{Language: i18n.Lang(language), OpenEdXURL: "http://127.0.0.1:7001", WCURL: "http://127.0.0.1:7002", SendGridAPIURL: "http://127.0.0.1:7003"},
 		LMS:    sandbox.NewLMS(), Shop: shop, Mail: sandbox.NewSendGrid("k"),
 	}
 }
