@@ -56,21 +56,31 @@ type demoResult struct {
 	emails      []sandbox.SentMessage
 }
 
-func demoOrders() []*demoOrder {
+// demoOrders are the demo's orders as a shop in lang would hold them: at checkout
+// WooCommerce copies the gateway's title into the order (WC_Order::set_payment_method with
+// the gateway object), and a Spanish site's gateways carry Spanish titles, so its bank
+// transfer reads "Transferencia bancaria directa".
+func demoOrders(lang string) []*demoOrder {
 	email := demoEmail
+	words := map[string]string{"card": "Credit / Debit Card", "bacs": "Direct bank transfer",
+		"py": "Python for Everyone (verified)", "data": "Data Analysis 201", "nope": "A course that does not exist"}
+	if lang == "es" {
+		words = map[string]string{"card": "Tarjeta de crédito o débito", "bacs": "Transferencia bancaria directa",
+			"py": "Python para todos (verified)", "data": "Análisis de datos 201", "nope": "Un curso que no existe"}
+	}
 	line := func(name, sku string) sandbox.LineSpec {
 		return sandbox.LineSpec{Name: name, ProductID: 501, Quantity: 1, Total: "149.00", SKU: &sku}
 	}
 	base := sandbox.OrderSpec{FirstName: "Ada", LastName: "Lovelace", Email: &email}
 	card := base
-	card.Status, card.PaymentMethod, card.PaymentMethodTitle, card.TransactionID = "processing", "stripe", "Credit / Debit Card", "pi_demo_1"
-	card.Lines = []sandbox.LineSpec{line("Python for Everyone (verified)", demoCoursePy+"|verified")}
+	card.Status, card.PaymentMethod, card.PaymentMethodTitle, card.TransactionID = "processing", "stripe", words["card"], "pi_demo_1"
+	card.Lines = []sandbox.LineSpec{line(words["py"], demoCoursePy+"|verified")}
 	bacs := base
-	bacs.Status, bacs.PaymentMethod, bacs.PaymentMethodTitle = "on-hold", "bacs", "Direct bank transfer"
-	bacs.Lines = []sandbox.LineSpec{line("Data Analysis 201", demoCourseData)}
+	bacs.Status, bacs.PaymentMethod, bacs.PaymentMethodTitle = "on-hold", "bacs", words["bacs"]
+	bacs.Lines = []sandbox.LineSpec{line(words["data"], demoCourseData)}
 	bad := card
 	bad.TransactionID = "pi_demo_3"
-	bad.Lines = []sandbox.LineSpec{line("A course that does not exist", demoCourseNope)}
+	bad.Lines = []sandbox.LineSpec{line(words["nope"], demoCourseNope)}
 	return []*demoOrder{
 		{
 			title: "card payment (stripe), " + demoCoursePy + "|verified", spec: card,
@@ -108,7 +118,7 @@ func runDemo(ctx context.Context, w io.Writer, st *local.Stack, printed func()) 
 	st.LMS.AddCourse(demoCourseData, "audit")
 	st.LMS.AddUser(demoUser, demoEmail)
 
-	orders := demoOrders()
+	orders := demoOrders(pageLanguage(st.Config.Language))
 	fmt.Fprintf(w, "\nDemo: the LMS has %s (audit, verified) and %s (audit), and the learner %s <%s>.\n",
 		demoCoursePy, demoCourseData, demoUser, demoEmail)
 	fmt.Fprintf(w, "Creating %d orders in the simulated shop; it signs them and delivers them to /Webhook as WooCommerce would…\n", len(orders))
