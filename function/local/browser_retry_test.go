@@ -115,7 +115,7 @@ func TestBrowserRetryLink(t *testing.T) {
 	if s := st.LMS.Stats(); s.Created != 2 || len(record(t, st, id).Actions) != 1 {
 		t.Errorf("after the link again: LMS %+v", s)
 	}
-	if c := strings.Count(notes(st, id), "Enrolled in Open edX"); c != 1 {
+	if c := strings.Count(notes(st, id), "El cliente quedó inscrito en Open edX"); c != 1 {
 		t.Errorf("%d enrolled notes, want 1", c)
 	}
 }

@@ -79,7 +79,7 @@ func TestBrowserConsole(t *testing.T) {
 	spec.FirstName, spec.LastName = "Lucía", "Fernández"
 	failed := st.Shop.CreateOrder(spec)
 	fo, _ := st.Shop.Order(failed)
-	waitFor(t, "the failure note", 30*time.Second, func() bool { return strings.Contains(notes(st, failed), "enrollment failed") })
+	waitFor(t, "the failure note", 30*time.Second, func() bool { return strings.Contains(notes(st, failed), "Falló la inscripción") })
 	waitFor(t, "the failure email", 30*time.Second, func() bool { return len(st.Mail.Messages()) == 2 })
 	if _, err := st.Sweep(context.Background()); err != nil {
 		t.Fatal(err)

@@ -130,7 +130,7 @@ func TestRetryLinkAfterCourseCreated(t *testing.T) {
 		}
 	}
 	waitFor(t, "the failure note", 10*time.Second, func() bool { return strings.Contains(notes(st, id), "enrollment failed") })
-	if n := notes(st, id); !strings.Contains(n, "press Retry in the failure email") || !strings.Contains(n, "On hold") || !strings.Contains(n, "Processing") {
+	if n := notes(st, id); !strings.Contains(n, "click Retry in the failure email") || !strings.Contains(n, "On hold") || !strings.Contains(n, "Processing") {
 		t.Errorf("the failure note does not offer the Retry button next to On hold → Processing:\n%s", n)
 	}
 	before := orderSettled(t, st, id)
@@ -263,7 +263,7 @@ func TestRetryLinkAfterSKUFixed(t *testing.T) {
 	if n := len(st.Shop.Log.Calls("update-order")); n != 1 {
 		t.Errorf("%d order updates by the service; want one completion", n)
 	}
-	if c := strings.Count(notes(st, id), "Enrolled in Open edX"); c != 1 {
+	if c := strings.Count(notes(st, id), "El cliente quedó inscrito en Open edX"); c != 1 {
 		t.Errorf("%d enrolled notes, want 1", c)
 	}
 	if acts := retryActions(done); len(acts) != 1 || acts[0].Outcome != enrollment.RetryQueued || !acts[0].FromShop {
