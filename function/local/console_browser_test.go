@@ -127,7 +127,7 @@ func TestBrowserConsole(t *testing.T) {
 		}
 	}
 	timeline := strings.Join(brTexts(t, tab, "#timeline tbody tr"), "\n")
-	for _, want := range []string{"Webhook order.created recibido", "Trabajo en cola: enroll", "Nota privada publicada en el pedido", "Email de aviso de error enviado", "Inscrito en " + coursePy} {
+	for _, want := range []string{"Webhook order.created recibido", "Trabajo en cola: enroll", "Nota privada publicada en el pedido", "Correo de aviso de fallo enviado", "Inscrito en " + coursePy} {
 		if !strings.Contains(timeline, want) {
 			t.Errorf("the timeline lacks %q:\n%s", want, timeline)
 		}
@@ -199,7 +199,7 @@ func TestBrowserConsole(t *testing.T) {
 	if code := brOpen(t, tab, fmt.Sprintf("%s/Console?p=order&id=%d", st.URL, bacs)); code != http.StatusOK {
 		t.Fatalf("reopen the bank transfer: HTTP %d", code)
 	}
-	if tl := strings.Join(brTexts(t, tab, "#timeline tbody tr"), "\n"); !strings.Contains(tl, "Reenvío del email de confirmación pedido por "+brOperator) {
+	if tl := strings.Join(brTexts(t, tab, "#timeline tbody tr"), "\n"); !strings.Contains(tl, "Reenvío del correo de confirmación pedido por "+brOperator) {
 		t.Errorf("the timeline does not show the resend by %s:\n%s", brOperator, tl)
 	}
 

@@ -503,7 +503,7 @@ func TestResendAction(t *testing.T) {
 	}
 	form := e.confirmForm("resend", 702)
 	code, body := e.post(form)
-	if code != http.StatusOK || !strings.Contains(body, `data-state="done"`) || !strings.Contains(body, "El email de confirmación está en cola.") {
+	if code != http.StatusOK || !strings.Contains(body, `data-state="done"`) || !strings.Contains(body, "El correo de confirmación está en cola.") {
 		t.Fatalf("resend: HTTP %d\n%s", code, body)
 	}
 	rec := e.record(702)
