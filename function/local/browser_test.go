@@ -1,11 +1,9 @@
 package local_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"html"
-	"image/png"
 	"io"
 	"net/http"
 	"net/url"
@@ -19,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/aulasneo/wc-openedx/function/local"
+	"github.com/aulasneo/wc-openedx/internal/browsertest"
 	"github.com/aulasneo/wc-openedx/internal/confirm"
 	"github.com/aulasneo/wc-openedx/internal/enrollment"
 	"github.com/aulasneo/wc-openedx/internal/sandbox"
@@ -28,10 +27,8 @@ import (
 // Confirm page (SPEC §2.5). CI installs Chromium; a missing browser fails the tests rather
 // than skipping them.
 
-const brChromiumPath = "/usr/bin/chromium"
-
 // brTimeout bounds every browser step.
-const brTimeout = 30 * time.Second
+const brTimeout = browsertest.Timeout
 
 // Viewport widths of the pages and of the email.
 const (
@@ -60,93 +57,43 @@ var brWords = map[string]brPageWords{
 	},
 }
 
-// brNewBrowser starts one headless Chromium for the test, with a fresh profile, and returns a
-// context whose children (brNewTab) are tabs of that browser. The browser stops at cleanup.
-func brNewBrowser(t *testing.T) context.Context {
-	t.Helper()
-	if _, err := os.Stat(brChromiumPath); err != nil {
-		t.Fatalf("browser tests need Chromium at %s (install it with `apt-get install -y chromium`): %v", brChromiumPath, err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(brChromiumPath),
-		chromedp.NoSandbox,
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(brPageWidth, 800),
-	)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { bcancel(); acancel() })
-	// The first Run starts the browser, which lives as long as the context of that call: it
-	// gets no timeout of its own, so bound it from outside.
-	started := make(chan error, 1)
-	go func() { started <- chromedp.Do(bctx) }()
-	select {
-	case err := <-started:
-		if err != nil {
-			t.Fatalf("start Chromium (%s): %v", brChromiumPath, err)
-		}
-	case <-time.After(brTimeout):
-		t.Fatalf("Chromium (%s) did not start within %v", brChromiumPath, brTimeout)
-	}
-	return bctx
-}
+// brNewBrowser starts one headless Chromium for the test (internal/browsertest).
+func brNewBrowser(t *testing.T) context.Context { return browsertest.NewBrowser(t) }
 
 // brNewTab opens a tab of the browser with a viewport width wide; it closes at cleanup.
 func brNewTab(t *testing.T, browser context.Context, width int64) context.Context {
-	t.Helper()
-	ctx, cancel := chromedp.NewContext(browser)
-	t.Cleanup(cancel)
-	// The first Run attaches the tab for as long as the context of that call lives: no timeout
-	// there (the browser is already up, so this is quick).
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 800)); err != nil {
-		t.Fatalf("browser: open a tab: %v", err)
-	}
-	return ctx
+	return browsertest.NewTab(t, browser, width)
 }
 
 // brRun runs one browser step with the step timeout and fails the test on error.
 func brRun[T any](t *testing.T, tab context.Context, what string, a chromedp.Action[T]) T {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(tab, brTimeout)
-	defer cancel()
-	v, err := chromedp.Run(ctx, a)
-	if err != nil {
-		t.Fatalf("browser: %s: %v", what, err)
-	}
-	return v
+	return browsertest.Run(t, tab, what, a)
 }
 
 // brDo runs browser steps that return nothing.
 func brDo(t *testing.T, tab context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
-	brRun(t, tab, what, chromedp.Steps(steps...))
+	browsertest.Do(t, tab, what, steps...)
 }
 
 // brOpen navigates the tab to u and returns the HTTP status of the document.
 func brOpen(t *testing.T, tab context.Context, u string) int {
 	t.Helper()
-	resp := brRun(t, tab, "open "+u, chromedp.NavigateResponse(u))
-	return int(resp.Status)
+	return browsertest.Open(t, tab, u)
 }
 
 // brSubmit clicks the button sel, waits for the page the form answers with, and returns its
 // HTTP status.
 func brSubmit(t *testing.T, tab context.Context, sel string) int {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(tab, brTimeout)
-	defer cancel()
-	resp, err := chromedp.RunResponse(ctx, chromedp.Click(sel, chromedp.NodeVisible))
-	if err != nil {
-		t.Fatalf("browser: click %s: %v", sel, err)
-	}
-	return int(resp.Status)
+	return browsertest.Click(t, tab, sel)
 }
 
 // brText returns the visible text of the element sel, waiting for it to be visible.
 func brText(t *testing.T, tab context.Context, sel string) string {
 	t.Helper()
-	return strings.TrimSpace(brRun(t, tab, "read "+sel, chromedp.Text(sel, chromedp.NodeVisible)))
+	return browsertest.Text(t, tab, sel)
 }
 
 // brMainID is the id of the page's <main>, which names the page (internal/confirm).
@@ -158,7 +105,7 @@ func brMainID(t *testing.T, tab context.Context) string {
 // brHas tells whether the page has an element matching sel now.
 func brHas(t *testing.T, tab context.Context, sel string) bool {
 	t.Helper()
-	return brRun(t, tab, "look for "+sel, chromedp.Evaluate[bool](fmt.Sprintf(`document.querySelector(%q) !== null`, sel)))
+	return browsertest.Has(t, tab, sel)
 }
 
 // brExpectPage checks that the tab shows the page id with its title in lang.
@@ -564,46 +511,9 @@ func TestBrowserScreenshots(t *testing.T) {
 	}
 }
 
-// brScreenshot captures the whole page at the given CSS width as a PNG and checks the image.
+// brScreenshot captures the whole page at the given CSS width as a PNG and checks that it is
+// a rendered page of that size.
 func brScreenshot(t *testing.T, tab context.Context, width int64) []byte {
 	t.Helper()
-	// Measure in a short viewport, so the height is the content's, not the window's.
-	brDo(t, tab, "shrink the viewport", chromedp.EmulateViewport(width, 100))
-	height := brRun(t, tab, "measure the page", chromedp.Evaluate[int64](
-		`Math.ceil(Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0))`))
-	if height < 100 || height > 10000 {
-		t.Fatalf("page height %d px: the page did not render", height)
-	}
-	brDo(t, tab, "size the viewport", chromedp.EmulateViewport(width, height))
-	b := brRun(t, tab, "screenshot", chromedp.CaptureScreenshot())
-	brDo(t, tab, "restore the viewport", chromedp.EmulateViewport(width, 800))
-	if !bytes.HasPrefix(b, []byte("\x89PNG\r\n\x1a\n")) {
-		t.Fatalf("screenshot is not a PNG (%d bytes)", len(b))
-	}
-	cfg, err := png.DecodeConfig(bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	if int64(cfg.Width) != width || int64(cfg.Height) != height {
-		t.Errorf("screenshot is %dx%d, want %dx%d", cfg.Width, cfg.Height, width, height)
-	}
-	img, err := png.Decode(bytes.NewReader(b))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	// A blank capture has one colour; a rendered page has text.
-	first := img.At(0, 0)
-	blank := true
-	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y && blank; y += 3 {
-		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x += 3 {
-			if img.At(x, y) != first {
-				blank = false
-				break
-			}
-		}
-	}
-	if blank {
-		t.Fatal("the screenshot is blank")
-	}
-	return b
+	return browsertest.Screenshot(t, tab, width)
 }
