@@ -148,6 +148,22 @@ func (lc languageCase) run(t *testing.T) {
 	}
 	waitFor(t, "the payment confirmation noted", 30*time.Second, func() bool { return stored(confirmed).ConfirmNoted })
 
+	// The failure email's Retry link (SPEC §2.5b): its page, the page after pressing the
+	// button, and the page of the link used again.
+	uo, _ := st.Shop.Order(unknown)
+	retry := retryToken(t, st, failureEmail(t, st, uo.Number))
+	for _, method := range []string{http.MethodGet, http.MethodPost, http.MethodPost} {
+		code, page := confirmPage(t, st, method, retry)
+		if code != http.StatusOK {
+			t.Fatalf("Retry %s answered %d", method, code)
+		}
+		pages = append(pages, page)
+	}
+	waitFor(t, "the retried order failed again and reported", 60*time.Second, func() bool {
+		rec := stored(unknown)
+		return len(rec.Lines) > 0 && rec.Lines[0].FailedGen > 1 && rec.Lines[0].Mailed == rec.Lines[0].FailedGen && rec.Lines[0].Reported == rec.Lines[0].FailedGen
+	})
+
 	// Access taken away by a refund; kept on a cancellation, as another order grants it.
 	st.Shop.Refund(enrolled, "refund", nil)
 	st.Shop.SetStatus(kept, "cancelled")
@@ -200,7 +216,7 @@ func (lc languageCase) run(t *testing.T) {
 			readText{"html email " + m.Subject, htmlText(m.HTML)})
 	}
 	for i, p := range pages {
-		texts = append(texts, readText{"confirm page " + strconv.Itoa(i+1), htmlText(p)})
+		texts = append(texts, readText{"Confirm or Retry page " + strconv.Itoa(i+1), htmlText(p)})
 	}
 	for _, x := range texts {
 		checkProse(t, x, lc.foreign)
@@ -208,15 +224,15 @@ func (lc languageCase) run(t *testing.T) {
 
 	// Every path wrote something, in the expected words.
 	mails := st.Mail.Messages()
-	// The confirmation emails of both bank transfers (one refused), 3 line failures, one
-	// completion failure, 3 alerts: SendGrid accepted 1 + 3 + 1 + 3 of them; the refused one
-	// is not in its mailbox.
-	if len(mails) != 8 {
+	// The confirmation emails of both bank transfers (one refused), 3 line failures and the
+	// failure of the retried line, one completion failure, 3 alerts: SendGrid accepted
+	// 1 + 4 + 1 + 3 of them; the refused one is not in its mailbox.
+	if len(mails) != 9 {
 		var subjects []string
 		for _, m := range mails {
 			subjects = append(subjects, m.Subject)
 		}
-		t.Errorf("%d emails, want 8: %q", len(mails), subjects)
+		t.Errorf("%d emails, want 9: %q", len(mails), subjects)
 	}
 	for _, id := range orders {
 		if len(st.Shop.Notes(id)) == 0 {
@@ -265,7 +281,7 @@ var (
 	quotedRE     = regexp.MustCompile(`“[^”]*”|«[^»]*»|"[^"]*"|\[[^\]]*\]|\{[^}]*\}`)
 	nonProseRE   = regexp.MustCompile(`https?://\S+|[^\s<>()]+@[^\s<>()]+|course-v1:\S+|[\p{L}0-9]+(?:[._][\p{L}0-9]+)+`)
 	wordRE       = regexp.MustCompile(`\p{L}+`)
-	leakRE       = regexp.MustCompile(`%!|\b(?:note|reason|lms|shop|mail|said|hook|conf|fail|page|label|unread|legacy|sku)\.[a-z_]+(?:\.[a-z_]+)*\b`)
+	leakRE       = regexp.MustCompile(`%!|\b(?:note|reason|lms|shop|mail|said|hook|conf|fail|page|label|unread|legacy|sku|console|dev)\.[a-z_]+(?:\.[a-z_]+)*\b`)
 	styleRE      = regexp.MustCompile(`(?s)<style.*?</style>|<!--.*?-->`)
 	tagRE        = regexp.MustCompile(`<[^>]*>`)
 	englishProse = []string{
