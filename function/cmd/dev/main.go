@@ -35,6 +35,7 @@ import (
 
 	"github.com/aulasneo/wc-openedx/function"
 	"github.com/aulasneo/wc-openedx/function/local"
+	"github.com/aulasneo/wc-openedx/internal/console"
 	"github.com/aulasneo/wc-openedx/internal/emulator"
 	"github.com/aulasneo/wc-openedx/internal/sandbox"
 )
@@ -348,6 +349,7 @@ func printBanner(w io.Writer, st *local.Stack, f flags, emus *emulators) {
 	} else {
 		fmt.Fprintf(w, "  Sweep    %s  (not called: -sweep 0)\n", fn(function.NameSweep))
 	}
+	fmt.Fprintf(w, "  Console  %s  (the operators' console; actions are recorded as %q)\n", fn(function.NameConsole), console.LocalOperator)
 	if len(emus.started) > 0 {
 		fmt.Fprintf(w, "Emulators: %s (output in %s; stopped, and the file removed, when this stops)\n", strings.Join(emus.started, ", "), emus.logPath)
 	} else {

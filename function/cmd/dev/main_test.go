@@ -258,6 +258,7 @@ func TestDemo(t *testing.T) {
 	got := out.String()
 	for _, want := range []string{
 		"Webhook  http://127.0.0.1:",
+		"Console  http://127.0.0.1:",
 		"WooCommerce at http://127.0.0.1:",
 		"already registered to /Webhook",
 		"Ctrl-C to stop.",
