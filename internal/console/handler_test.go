@@ -515,6 +515,11 @@ func TestResendAction(t *testing.T) {
 	if code, body := e.get("?p=resend&id=702"); code != http.StatusConflict || !strings.Contains(body, `data-state="nothing"`) {
 		t.Errorf("second resend page while one is queued: HTTP %d", code)
 	}
+	// An order still at checkout (pending) was never placed: no confirmation email for it.
+	e.intake(orderSpec{id: 790, status: "pending", method: "bacs", email: "pending@example.com", skus: []string{coursePy}})
+	if code, body := e.get("?p=resend&id=790"); code != http.StatusConflict || !strings.Contains(body, `data-state="nothing"`) {
+		t.Errorf("resend page of an order still at checkout: HTTP %d", code)
+	}
 	events, err := e.store.Events(context.Background(), 702)
 	if err != nil {
 		t.Fatal(err)

@@ -202,6 +202,8 @@ func resendState(rec *OrderRecord, key string) ActionState {
 		return ActionClosed
 	case !rec.Confirm || rec.PaidBy != "" || !rec.hasCourseLines():
 		return ActionNothing
+	case rec.Status != StatusOnHold && rec.Status != StatusProcessing:
+		return ActionNothing // still at checkout: the shop has not placed the order (SPEC §2.5)
 	case rec.Email.State == EmailQueued || rec.Email.State == EmailSending:
 		return ActionNothing // one is on its way
 	}
