@@ -1,4 +1,4 @@
-// Package local runs the whole service on one machine: the four functions on one HTTP
+// Package local runs the whole service on one machine: the five functions on one HTTP
 // server, the jobs topic and push subscriptions in the Pub/Sub emulator, Firestore in its
 // emulator, and simulated WooCommerce, Open edX and SendGrid (internal/sandbox) for whichever
 // of WC_URL, OPENEDX_URL and SENDGRID_API_KEY is not configured. function/cmd/dev and the

@@ -1,6 +1,6 @@
 // Command dev is the local run (SPEC §4): the whole service on one machine.
 //
-//	go run ./function/cmd/dev          # serve the four functions, simulating what is not configured
+//	go run ./function/cmd/dev          # serve the five functions, simulating what is not configured
 //	go run ./function/cmd/dev -demo    # also push three sample orders through and show what happened
 //
 // It starts the Firestore and Pub/Sub emulators when FIRESTORE_EMULATOR_HOST and

@@ -198,7 +198,7 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// startStack runs the service (all four functions) on a project of its own, with simulated
+// startStack runs the service (all five functions) on a project of its own, with simulated
 // shop, LMS and SendGrid, logging only errors. The shop sends no webhooks: the load posts
 // them.
 func startStack(ctx context.Context) (*local.Stack, error) {
