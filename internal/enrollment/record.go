@@ -115,13 +115,16 @@ type StatusChange struct {
 
 // LineState is the enrollment state of one course of one line.
 type LineState struct {
-	LineID    int64     `firestore:"lineId"`
-	LineName  string    `firestore:"lineName"`
-	Course    string    `firestore:"course"` // course key, or the raw SKU when invalid
-	Mode      string    `firestore:"mode"`
-	Invalid   i18n.Text `firestore:"invalid,omitempty"` // why the SKU did not parse
-	State     string    `firestore:"state"`
-	Reason    string    `firestore:"reason,omitempty"`
+	LineID   int64     `firestore:"lineId"`
+	LineName string    `firestore:"lineName"`
+	Course   string    `firestore:"course"` // course key, or the raw SKU when invalid
+	Mode     string    `firestore:"mode"`
+	Invalid  i18n.Text `firestore:"invalid,omitempty"` // why the SKU did not parse
+	State    string    `firestore:"state"`
+	Reason   string    `firestore:"reason,omitempty"`
+	// Unsure: the last LMS call for this line ended without a known outcome (a transient
+	// failure, or a worker whose claim ran out mid-call): the next attempt asks the LMS first.
+	Unsure    bool      `firestore:"unsure,omitempty"`
 	Attempts  int       `firestore:"attempts"`
 	FailedGen int       `firestore:"failedGeneration,omitempty"`
 	Reported  int       `firestore:"reportedGeneration,omitempty"` // failure noted on the order

@@ -223,7 +223,7 @@ func (s *Service) claimLine(ctx context.Context, j Job, prev *lineOutcome, tried
 			case c.line == nil:
 				if takeover {
 					// The dead worker's call may have enrolled: ask the LMS first.
-					l.Reason = retryingPrefix + "taken over from a worker whose claim ran out"
+					l.Reason, l.Unsure = s.lang().T("reason.taken_over"), true
 				}
 				l.State, l.ClaimID, l.ClaimedAt = LineClaimed, claim, now
 				line := *l
@@ -247,14 +247,14 @@ func (s *Service) recordOutcome(l *LineState, j Job, o lineOutcome, attempt int,
 	l.ClaimID, l.ClaimedAt = "", time.Time{}
 	switch {
 	case o.err == nil:
-		l.State, l.Reason, l.DoneAt = LineEnrolled, "", now
+		l.State, l.Reason, l.Unsure, l.DoneAt = LineEnrolled, "", false, now
 		l.Username, l.Allowed = o.res.Username, o.res.Allowed
 	case IsPermanent(o.err):
 		failLine(l, j.Gen, Describe(s.lang(), o.err))
 	case s.lastAttempt(attempt):
 		failLine(l, j.Gen, s.lang().T("reason.gave_up", attempt, Describe(s.lang(), o.err)))
 	default:
-		l.State, l.Reason = LinePending, retryingPrefix+o.err.Error()
+		l.State, l.Reason, l.Unsure = LinePending, s.lang().T("reason.retrying", o.err.Error()), true
 		return l.Course + ": " + o.err.Error()
 	}
 	return ""
@@ -280,7 +280,7 @@ func (s *Service) pause(ctx context.Context, d time.Duration) bool {
 // outcome unknown (a timeout, a lost connection, a 5xx after the LMS did the work), it first
 // asks the LMS whether the enrollment exists, so that a retry never enrolls twice.
 func (s *Service) enrollOnce(ctx context.Context, o Order, l LineState) (EnrollResult, error) {
-	if strings.HasPrefix(l.Reason, retryingPrefix) {
+	if l.Unsure || strings.HasPrefix(l.Reason, legacyRetryingPrefix) {
 		res, active, err := s.LMS.Enrollment(ctx, o.LearnerEmail(), l.Course)
 		if err != nil {
 			return EnrollResult{}, err
@@ -292,8 +292,9 @@ func (s *Service) enrollOnce(ctx context.Context, o Order, l LineState) (EnrollR
 	return s.LMS.Enroll(ctx, o.LearnerEmail(), Course{Key: l.Course, Mode: l.Mode}, o.DisplayNumber())
 }
 
-// retryingPrefix starts the reason of a line whose last attempt failed transiently.
-const retryingPrefix = "retrying: "
+// legacyRetryingPrefix started the reason of a line whose last attempt failed transiently,
+// before LineState.Unsure said so; a line stored then is still asked about first.
+const legacyRetryingPrefix = "retrying: "
 
 // claimable reports whether a job of generation gen may work on line l now.
 func claimable(l *LineState, gen int, now time.Time, lease time.Duration) bool {
@@ -314,7 +315,7 @@ func claimable(l *LineState, gen int, now time.Time, lease time.Duration) bool {
 // failLine fails l for generation gen; reason is in the shop's language (it is shown in the
 // failure note and email, which name the course already).
 func failLine(l *LineState, gen int, reason string) {
-	l.State, l.Reason, l.FailedGen = LineFailed, reason, gen
+	l.State, l.Reason, l.Unsure, l.FailedGen = LineFailed, reason, false, gen
 	l.ClaimID, l.ClaimedAt = "", time.Time{}
 }
 

@@ -227,6 +227,8 @@ var en = &language{
 		"reason.order_unreadable": "the order's %s cannot be read (a plugin may have changed their type)",
 		"reason.no_email":         "the order has no billing email, so there is no customer to enroll",
 		"reason.gave_up":          "Open edX could not be reached after %d attempts: %s",
+		"reason.retrying":         "retrying: %s",
+		"reason.taken_over":       "retrying: taken over from a worker whose claim ran out",
 		"reason.shop_gave_up":     "WooCommerce could not be reached after %d attempts: %s",
 		"reason.unexplained":      "unexpected error (“%s”)",
 		"reason.access_kept":      "not removed: order %s also grants this course",

@@ -222,6 +222,8 @@ var es = &language{
 		"reason.order_unreadable": "no se puede leer %s del pedido (quizá un plugin cambió su tipo)",
 		"reason.no_email":         "el pedido no tiene correo electrónico de facturación, así que no hay cliente que inscribir",
 		"reason.gave_up":          "no se pudo contactar con Open edX tras %d intentos: %s",
+		"reason.retrying":         "se reintenta: %s",
+		"reason.taken_over":       "se reintenta: otro proceso tomó la línea porque el anterior dejó de responder",
 		"reason.shop_gave_up":     "no se pudo contactar con WooCommerce tras %d intentos: %s",
 		"reason.unexplained":      "error inesperado («%s»)",
 		"reason.access_kept":      "se mantuvo el acceso: el pedido %s también da acceso a este curso",
