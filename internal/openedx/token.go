@@ -59,11 +59,7 @@ func (t *tokens) invalidate(stale *oauth2.Token) {
 func tokenError(err error) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) || re.Response == nil {
-		key := "lms.unreachable"
-		if errors.Is(err, context.DeadlineExceeded) {
-			key = "lms.timeout"
-		}
-		return fmt.Errorf("get an LMS access token: %w", netError(key, err))
+		return fmt.Errorf("get an LMS access token: %w", unreachable(err))
 	}
 	status := re.Response.StatusCode
 	msg := re.ErrorCode
