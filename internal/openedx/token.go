@@ -53,8 +53,8 @@ func (t *tokens) invalidate(stale *oauth2.Token) {
 // tokenError classifies a failure of the token endpoint. Only an OAuth error document
 // (RFC 6749 5.2, {"error": ...}) in a 4xx answer means the LMS refused the client: that is
 // permanent (e.g. invalid_client). Any other answer is transient: django-ratelimit's HTML 403
-// page (AccessTokenView is wrapped in ratelimit(block=True), whose Ratelimited is a
-// PermissionDenied), a 429 (its Retry-After is honoured like an API's), a 5xx, a proxy's
+// page (edx-platform openedx/core/djangoapps/oauth_dispatch/views.py: AccessTokenView is
+// rate limited with block=True, whose Ratelimited is a PermissionDenied), a 429 (its Retry-After is honoured like an API's), a 5xx, a proxy's
 // page, and network failures.
 func tokenError(err error) error {
 	var re *oauth2.RetrieveError
