@@ -91,7 +91,7 @@ type Config struct {
 	LogLevel slog.Level `env:"LOG_LEVEL" default:"info" fn:"all"`
 }
 
-// Needs reports whether function fn reads this configuration's field f.
+// needs reports whether function fn reads field f of Config ("": every function).
 func needs(f reflect.StructField, fn string) bool {
 	tag := f.Tag.Get("fn")
 	return fn == "" || tag == "all" || slices.Contains(strings.Split(tag, ","), fn)

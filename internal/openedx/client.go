@@ -455,11 +455,7 @@ func (c *Client) try(ctx context.Context, method, u string, payload []byte) (*re
 		if ue, ok := errors.AsType[*url.Error](err); ok {
 			err = ue.Err
 		}
-		key := "lms.unreachable"
-		if errors.Is(err, context.DeadlineExceeded) {
-			key = "lms.timeout"
-		}
-		return nil, nil, fmt.Errorf("%s %s: %w", method, req.URL.Path, netError(key, err))
+		return nil, nil, fmt.Errorf("%s %s: %w", method, req.URL.Path, unreachable(err))
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(res.Body, maxBody))

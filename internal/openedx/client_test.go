@@ -23,6 +23,8 @@ const (
 	alice     = "alice@example.com"
 )
 
+var audit = enrollment.Course{Key: courseKey, Mode: "audit"}
+
 // newLMS starts a sandbox LMS with a staff client "svc", the user alice and a course with
 // audit and verified modes.
 func newLMS(t *testing.T) (*sandbox.LMS, string) {
@@ -92,7 +94,7 @@ func TestRepostIsIdempotent(t *testing.T) {
 	lms, url := newLMS(t)
 	c := newClient(url)
 	for i := range 2 {
-		if _, err := c.Enroll(context.Background(), alice, enrollment.Course{Key: courseKey, Mode: "audit"}, "1001"); err != nil {
+		if _, err := c.Enroll(context.Background(), alice, audit, "1001"); err != nil {
 			t.Fatalf("enroll %d: %v", i, err)
 		}
 	}
@@ -109,7 +111,7 @@ func TestTokenIsCached(t *testing.T) {
 	errs := make(chan error, 10)
 	for i := range 10 {
 		wg.Go(func() {
-			_, err := c.Enroll(context.Background(), alice, enrollment.Course{Key: courseKey, Mode: "audit"}, fmt.Sprint(i))
+			_, err := c.Enroll(context.Background(), alice, audit, fmt.Sprint(i))
 			errs <- err
 		})
 	}
@@ -131,7 +133,7 @@ func TestTokenRefreshedBeforeExpiry(t *testing.T) {
 	lms.SetTokenTTL(2 * time.Second) // within oauth2's expiry margin: never reused
 	c := newClient(url)
 	for range 2 {
-		if _, err := c.Enroll(context.Background(), alice, enrollment.Course{Key: courseKey, Mode: "audit"}, "1"); err != nil {
+		if _, err := c.Enroll(context.Background(), alice, audit, "1"); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -146,7 +148,7 @@ func TestRefreshOnceOn401(t *testing.T) {
 	lms, url := newLMS(t)
 	c := newClient(url)
 	ctx := context.Background()
-	if _, err := c.Enroll(ctx, alice, enrollment.Course{Key: courseKey, Mode: "audit"}, "1"); err != nil {
+	if _, err := c.Enroll(ctx, alice, audit, "1"); err != nil {
 		t.Fatal(err)
 	}
 	lms.ExpireTokens()
@@ -170,7 +172,7 @@ func TestAllowedWhenNoAccount(t *testing.T) {
 	c := newClient(url)
 	ctx := context.Background()
 	for i := range 2 {
-		res, err := c.Enroll(ctx, "newbie@example.com", enrollment.Course{Key: courseKey, Mode: "audit"}, "7")
+		res, err := c.Enroll(ctx, "newbie@example.com", audit, "7")
 		if err != nil {
 			t.Fatalf("enroll %d: %v", i, err)
 		}
@@ -197,7 +199,7 @@ func TestFallBackToAllowedOn406(t *testing.T) {
 	lms, url := newLMS(t)
 	// The lookup finds an account that the enrollment API then does not know.
 	lms.Faults.Inject("account", sandbox.Fault{Status: 200, Body: `[{"username":"ghost","email":"ghost@example.com"}]`, Times: 1})
-	res, err := newClient(url).Enroll(context.Background(), "ghost@example.com", enrollment.Course{Key: courseKey, Mode: "audit"}, "9")
+	res, err := newClient(url).Enroll(context.Background(), "ghost@example.com", audit, "9")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +289,7 @@ func TestErrorClasses(t *testing.T) {
 			name:   "token endpoint down",
 			setup:  func(l *sandbox.LMS) { l.Faults.Inject("token", sandbox.Fault{Status: 503, Body: "upstream", Times: 1}) },
 			want:   []string{"access token", "503"},
-			course: enrollment.Course{Key: courseKey, Mode: "audit"},
+			course: audit,
 		},
 		{
 			name: "rate limited",
@@ -341,7 +343,7 @@ func TestErrorClasses(t *testing.T) {
 			}
 			course := tt.course
 			if course.Key == "" {
-				course = enrollment.Course{Key: courseKey, Mode: "audit"}
+				course = audit
 			}
 			_, err := newClient(url, mods...).Enroll(context.Background(), email, course, "1001")
 			if err == nil {
@@ -380,7 +382,7 @@ func TestTimeoutIsDeadline(t *testing.T) {
 	lms.Faults.Inject("account", sandbox.Fault{Delay: time.Second, Times: 1})
 	start := time.Now()
 	_, err := newClient(url, func(c *openedx.Config) { c.Timeout = 100 * time.Millisecond }).
-		Enroll(context.Background(), alice, enrollment.Course{Key: courseKey, Mode: "audit"}, "1")
+		Enroll(context.Background(), alice, audit, "1")
 	if !errors.Is(err, context.DeadlineExceeded) || enrollment.IsPermanent(err) {
 		t.Errorf("err = %v, want a transient deadline error", err)
 	}
@@ -394,7 +396,7 @@ func TestNetworkErrorIsTransient(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close()
-	_, err := newClient(url).Enroll(context.Background(), alice, enrollment.Course{Key: courseKey, Mode: "audit"}, "1")
+	_, err := newClient(url).Enroll(context.Background(), alice, audit, "1")
 	if err == nil || enrollment.IsPermanent(err) {
 		t.Errorf("err = %v, want transient", err)
 	}
@@ -428,7 +430,7 @@ func TestBulk(t *testing.T) {
 	t.Run("no account", func(t *testing.T) {
 		t.Parallel()
 		lms, url := newLMS(t)
-		res, err := newClient(url, bulk).Enroll(ctx, "newbie@example.com", enrollment.Course{Key: courseKey, Mode: "audit"}, "1")
+		res, err := newClient(url, bulk).Enroll(ctx, "newbie@example.com", audit, "1")
 		if err != nil || !res.Allowed {
 			t.Fatalf("res = %+v, err = %v", res, err)
 		}
@@ -477,7 +479,7 @@ func TestUnenroll(t *testing.T) {
 	if _, err := c.Enroll(ctx, alice, enrollment.Course{Key: courseKey, Mode: "verified"}, "1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Enroll(ctx, "newbie@example.com", enrollment.Course{Key: courseKey, Mode: "audit"}, "2"); err != nil {
+	if _, err := c.Enroll(ctx, "newbie@example.com", audit, "2"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -519,7 +521,7 @@ func TestEnrollmentLookup(t *testing.T) {
 	if _, active, err := c.Enrollment(ctx, alice, courseKey); err != nil || active {
 		t.Fatalf("before enrolling: active=%v err=%v", active, err)
 	}
-	if _, err := c.Enroll(ctx, alice, enrollment.Course{Key: courseKey, Mode: "audit"}, "1"); err != nil {
+	if _, err := c.Enroll(ctx, alice, audit, "1"); err != nil {
 		t.Fatal(err)
 	}
 	res, active, err := c.Enrollment(ctx, alice, courseKey)
@@ -551,7 +553,6 @@ func routes(lms *sandbox.LMS) []string {
 func TestEnrollClosedCourse(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	audit := enrollment.Course{Key: courseKey, Mode: "audit"}
 	t.Run("already enrolled in the mode", func(t *testing.T) {
 		t.Parallel()
 		lms, url := newLMS(t)
@@ -621,7 +622,7 @@ func TestBulkAccountNotActivated(t *testing.T) {
 	lms, url := newLMS(t)
 	lms.AddInactiveUser("carol", "carol@example.com")
 	res, err := newClient(url, func(c *openedx.Config) { c.Strategy = openedx.StrategyBulk }).
-		Enroll(context.Background(), "carol@example.com", enrollment.Course{Key: courseKey, Mode: "audit"}, "1")
+		Enroll(context.Background(), "carol@example.com", audit, "1")
 	if err != nil || res != (enrollment.EnrollResult{Allowed: true}) {
 		t.Fatalf("res = %+v, err = %v; want Allowed", res, err)
 	}
@@ -641,7 +642,6 @@ func TestBulkAccountNotActivated(t *testing.T) {
 func TestTokenEndpointAnswers(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	audit := enrollment.Course{Key: courseKey, Mode: "audit"}
 	t.Run("rate limit page", func(t *testing.T) {
 		t.Parallel()
 		lms, url := newLMS(t)
@@ -692,7 +692,6 @@ func TestTokenEndpointAnswers(t *testing.T) {
 func TestThrottle(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	audit := enrollment.Course{Key: courseKey, Mode: "audit"}
 	t.Run("short", func(t *testing.T) {
 		t.Parallel()
 		lms, url := newLMS(t)
@@ -755,7 +754,6 @@ func TestThrottle(t *testing.T) {
 func TestUnenrollReadsFirst(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	audit := enrollment.Course{Key: courseKey, Mode: "audit"}
 	t.Run("inactive enrollment, enrollment closed", func(t *testing.T) {
 		t.Parallel()
 		lms, url := newLMS(t)
@@ -816,7 +814,6 @@ func TestUnenrollReadsFirst(t *testing.T) {
 func TestOlderLMS(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	audit := enrollment.Course{Key: courseKey, Mode: "audit"}
 	const buyer = "newbie@example.com"
 	t.Run("bulk enabled", func(t *testing.T) {
 		t.Parallel()

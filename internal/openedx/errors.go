@@ -2,7 +2,9 @@ package openedx
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html"
 	"net/http"
@@ -92,6 +94,14 @@ func unreadable(resp *response, err error) *enrollment.Explained {
 // netError explains a failure to reach the LMS (key), quoting the transport's error.
 func netError(key string, err error) *enrollment.Explained {
 	return &enrollment.Explained{Key: key, By: enrollment.ByError, Said: err.Error(), Err: err}
+}
+
+// unreachable explains a request that got no answer: a timeout, or another transport error.
+func unreachable(err error) *enrollment.Explained {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return netError("lms.timeout", err)
+	}
+	return netError("lms.unreachable", err)
 }
 
 var (

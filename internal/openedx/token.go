@@ -53,17 +53,13 @@ func (t *tokens) invalidate(stale *oauth2.Token) {
 // tokenError classifies a failure of the token endpoint. Only an OAuth error document
 // (RFC 6749 5.2, {"error": ...}) in a 4xx answer means the LMS refused the client: that is
 // permanent (e.g. invalid_client). Any other answer is transient: django-ratelimit's HTML 403
-// page (AccessTokenView is wrapped in ratelimit(block=True), whose Ratelimited is a
-// PermissionDenied), a 429 (its Retry-After is honoured like an API's), a 5xx, a proxy's
+// page (edx-platform openedx/core/djangoapps/oauth_dispatch/views.py: AccessTokenView is
+// rate limited with block=True, whose Ratelimited is a PermissionDenied), a 429 (its Retry-After is honoured like an API's), a 5xx, a proxy's
 // page, and network failures.
 func tokenError(err error) error {
 	var re *oauth2.RetrieveError
 	if !errors.As(err, &re) || re.Response == nil {
-		key := "lms.unreachable"
-		if errors.Is(err, context.DeadlineExceeded) {
-			key = "lms.timeout"
-		}
-		return fmt.Errorf("get an LMS access token: %w", netError(key, err))
+		return fmt.Errorf("get an LMS access token: %w", unreachable(err))
 	}
 	status := re.Response.StatusCode
 	msg := re.ErrorCode

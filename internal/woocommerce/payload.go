@@ -291,26 +291,6 @@ func elements(raw json.RawMessage) []json.RawMessage {
 	return list
 }
 
-// jsonKind names the kind of a JSON value for a reason: "an object", "a number", …
-func jsonKind(raw json.RawMessage) string {
-	s := bytes.TrimSpace(raw)
-	switch {
-	case len(s) == 0:
-		return "missing"
-	case s[0] == '{':
-		return "an object"
-	case s[0] == '[':
-		return "an array"
-	case s[0] == '"':
-		return "text"
-	case s[0] == 't' || s[0] == 'f':
-		return string(s) // true, false
-	case s[0] == 'n':
-		return "null"
-	}
-	return "a number"
-}
-
 // shortJSON is raw JSON for a reason or a log line: compact, at most 60 bytes.
 func shortJSON(raw json.RawMessage) string {
 	var b bytes.Buffer
