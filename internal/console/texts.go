@@ -7,10 +7,6 @@ import (
 	"github.com/aulasneo/wc-openedx/internal/i18n"
 )
 
-// The Console's words, per language (LANGUAGE): fmt formats by key. They are to move into the
-// shared catalogue (internal/i18n) under the same keys. Spanish addresses the operator as
-// usted and names WooCommerce's statuses as WooCommerce's Spanish translation does.
-
 // texts are the Console's words in one language: the "console." keys of the shared
 // catalogue (internal/i18n). Spanish addresses the operator as usted and names WooCommerce's
 // statuses as WooCommerce's Spanish translation does.
@@ -37,8 +33,8 @@ func (t texts) T(key string, args ...any) string {
 	return fmt.Sprintf(f, args...)
 }
 
-// Has reports whether the language has key (for labels of values such as statuses, which
-// fall back to the value itself).
+// label is the words for a value such as a status or a stage (key prefix.value); a value the
+// catalogue has no words for shows as itself, without WooCommerce's "wc-" prefix.
 func (t texts) label(prefix, value string) string {
 	if value == "" {
 		return ""

@@ -70,7 +70,7 @@ func (lv *listView) fill(p store.OrderPage, t texts, base string, paged bool) {
 	for i := range p.Orders {
 		rec := &p.Orders[i]
 		o := &rec.Snapshot.Order
-		stage, reason := rec.CurrentStage()
+		stage, reason := rec.StageIn(t.l)
 		r := row{
 			ID: strconv.FormatInt(rec.ID, 10), Number: rec.Number,
 			Href:    link(base, "p", "order", "id", strconv.FormatInt(rec.ID, 10)),
@@ -157,7 +157,7 @@ func newOrderView(rec *enrollment.OrderRecord, deliveries []enrollment.Delivery,
 	if v.Payment == "" {
 		v.Payment = o.PaymentMethod
 	}
-	v.StageKey, v.Reason = rec.CurrentStage()
+	v.StageKey, v.Reason = rec.StageIn(t.l)
 	v.Stage = t.label("stage", v.StageKey)
 	if shopURL != "" {
 		v.ShopLink = strings.TrimRight(shopURL, "/") + "/wp-admin/post.php?" + url.Values{"post": {id}, "action": {"edit"}}.Encode()

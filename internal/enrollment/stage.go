@@ -1,5 +1,7 @@
 package enrollment
 
+import "github.com/aulasneo/wc-openedx/internal/i18n"
+
 // Stages of an order as the shop's people follow it: the Console lists orders by stage. The
 // store writes an order's stage on every write of its record (OrderRecord.Stage), so that it
 // can be queried.
@@ -26,15 +28,20 @@ const (
 // Stages lists the stages in the order people look for them.
 var Stages = []string{StageAwaitingConfirmation, StageEnrolling, StageCompleted, StageFailed, StageUnenrolled, StageClosed, StageNone}
 
-// CurrentStage says which stage the order is in and, for StageFailed, why (in the words of
-// the line's reason, the completion's error or the email's error).
-func (rec *OrderRecord) CurrentStage() (stage, reason string) {
+// CurrentStage says which stage the order is in and, for StageFailed, why, in English (see
+// StageIn).
+func (rec *OrderRecord) CurrentStage() (stage, reason string) { return rec.StageIn(i18n.English) }
+
+// StageIn says which stage the order is in and, for StageFailed, why in l (the line's reason,
+// the completion's error or the email's error, which are recorded in LANGUAGE, after the
+// catalogue's words for what failed).
+func (rec *OrderRecord) StageIn(l i18n.Lang) (stage, reason string) {
 	for _, l := range rec.Lines {
 		if l.State == LineUnenrolled {
 			return StageUnenrolled, ""
 		}
 	}
-	if r := rec.failure(); r != "" {
+	if r := rec.failure(l); r != "" {
 		return StageFailed, r
 	}
 	switch {
@@ -62,7 +69,7 @@ func (rec *OrderRecord) CurrentStage() (stage, reason string) {
 // failure is why the order is failed now, "" when it is not: a line that failed for good in
 // the latest enrollment (a retry queued since then is still to run), a completion the shop
 // refused, or a confirmation email that could not be sent while the payment still waits.
-func (rec *OrderRecord) failure() string {
+func (rec *OrderRecord) failure(l i18n.Lang) string {
 	for _, a := range rec.Actions {
 		if a.Kind == ActionRetry && a.Job != "" && a.Outcome == "" {
 			return "" // a retry's job is still to run: it reads the order again and enrolls
@@ -74,10 +81,10 @@ func (rec *OrderRecord) failure() string {
 		}
 	}
 	if rec.Completion.State == CompletionFailed {
-		return "could not complete the order: " + rec.Completion.Error
+		return l.T("console.reason.completion", rec.Completion.Error)
 	}
 	if rec.Email.State == EmailFailed && rec.PaidBy == "" && !IsClosed(rec.Status) {
-		return "the payment confirmation email could not be sent: " + rec.Email.Error
+		return l.T("console.reason.email", rec.Email.Error)
 	}
 	return ""
 }

@@ -1,6 +1,10 @@
 package enrollment
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/aulasneo/wc-openedx/internal/i18n"
+)
 
 func TestCurrentStage(t *testing.T) {
 	t.Parallel()
@@ -36,6 +40,31 @@ func TestCurrentStage(t *testing.T) {
 			stage, why := tt.rec.CurrentStage()
 			if stage != tt.stage || why != tt.why {
 				t.Errorf("CurrentStage() = %q, %q; want %q, %q", stage, why, tt.stage, tt.why)
+			}
+		})
+	}
+}
+
+// TestStageInLanguage: the Console shows why an order failed in LANGUAGE, the catalogue's
+// words before the recorded error.
+func TestStageInLanguage(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		rec  OrderRecord
+		why  string
+	}{
+		{"completion refused", OrderRecord{Status: StatusProcessing, PaidBy: PaidByStatus, EnrollGen: 1, Lines: []LineState{{LineID: 1, State: LineEnrolled}}, Completion: CompletionState{State: CompletionFailed, Error: "403", Noted: true}},
+			"no se pudo marcar el pedido como «Completado»: 403"},
+		{"confirmation email failed", OrderRecord{Status: StatusOnHold, Confirm: true, Lines: []LineState{{LineID: 1, State: LinePending}}, Email: EmailState{State: EmailFailed, Error: "sin destinatarios"}},
+			"no se pudo enviar el correo de confirmación del pago: sin destinatarios"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			stage, why := tt.rec.StageIn(i18n.Spanish)
+			if stage != StageFailed || why != tt.why {
+				t.Errorf("StageIn(es) = %q, %q; want %q, %q", stage, why, StageFailed, tt.why)
 			}
 		})
 	}

@@ -389,6 +389,8 @@ var en = &language{
 		"console.order.trimmed":               "Left out of this record to keep it within Firestore's size limit: %s.",
 		"console.order.eventsCut":             "Only the first %d events are shown.",
 		"console.order.failedWhy":             "Why it failed",
+		"console.reason.completion":           "could not complete the order: %s",
+		"console.reason.email":                "the payment confirmation email could not be sent: %s",
 		"console.tl.delivery":                 "Webhook %s received",
 		"console.tl.reconcile":                "Read from the shop by the sweep",
 		"console.tl.refresh":                  "Read from the shop to settle two deliveries of the same second",

@@ -380,6 +380,8 @@ var es = &language{
 		"console.order.trimmed":               "Se omitió de este registro para no superar el tamaño máximo de Firestore: %s.",
 		"console.order.eventsCut":             "Solo se muestran los primeros %d eventos.",
 		"console.order.failedWhy":             "Por qué falló",
+		"console.reason.completion":           "no se pudo marcar el pedido como «Completado»: %s",
+		"console.reason.email":                "no se pudo enviar el correo de confirmación del pago: %s",
 		"console.tl.delivery":                 "Webhook %s recibido",
 		"console.tl.reconcile":                "Leído de la tienda por el barrido",
 		"console.tl.refresh":                  "Leído de la tienda para resolver dos entregas del mismo segundo",

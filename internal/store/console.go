@@ -31,8 +31,14 @@ const (
 // Console's lists).
 func derive(rec *enrollment.OrderRecord) {
 	rec.Grants = rec.AccessKeys()
-	rec.Stage, _ = rec.CurrentStage()
-	rec.BuyerEmail = rec.Snapshot.Order.LearnerEmail()
+	rec.Stage, rec.BuyerEmail = indexed(rec)
+}
+
+// indexed is what the Console's queries find an order by: its stage and its buyer's email.
+// derive writes them on every write of the order, IndexOrders on orders written before.
+func indexed(rec *enrollment.OrderRecord) (stage, buyerEmail string) {
+	stage, _ = rec.CurrentStage()
+	return stage, rec.Snapshot.Order.LearnerEmail()
 }
 
 func (s *Store) events(orderID int64) *firestore.CollectionRef {
@@ -318,9 +324,13 @@ var indexFields = []string{
 // IndexOrders writes the stage and buyer email of up to limit orders recorded before they
 // existed (or before indexVersion changed), continuing where the last call stopped; the
 // sweep calls it on every run until every order is done. Orders written since have them
-// already (derive), and an order written while this runs is left to that write. It returns
-// how many orders it updated.
+// already (derive), and an order written while this runs is left to that write. Once every
+// order is indexed, later calls on the same Store read nothing. It returns how many orders
+// it updated.
 func (s *Store) IndexOrders(ctx context.Context, limit int) (int, error) {
+	if s.indexed.Load() {
+		return 0, nil // this process saw every order indexed: no read on later sweeps
+	}
 	ref := s.c.Collection(Sweep).Doc("index")
 	var st indexState
 	doc, err := ref.Get(ctx)
@@ -334,6 +344,7 @@ func (s *Store) IndexOrders(ctx context.Context, limit int) (int, error) {
 		}
 	}
 	if st.Version == indexVersion && st.Done {
+		s.indexed.Store(true)
 		return 0, nil
 	}
 	if st.Version != indexVersion {
@@ -353,8 +364,7 @@ func (s *Store) IndexOrders(ctx context.Context, limit int) (int, error) {
 		if err := d.DataTo(&rec); err != nil {
 			continue // not an order the service can read; nothing to index
 		}
-		stage, _ := rec.CurrentStage()
-		email := rec.Snapshot.Order.LearnerEmail()
+		stage, email := indexed(&rec)
 		if stage == rec.Stage && email == rec.BuyerEmail {
 			continue
 		}
@@ -375,5 +385,6 @@ func (s *Store) IndexOrders(ctx context.Context, limit int) (int, error) {
 	if _, err := ref.Set(ctx, st); err != nil {
 		return updated, err
 	}
+	s.indexed.Store(st.Done)
 	return updated, nil
 }

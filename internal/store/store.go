@@ -19,6 +19,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -39,7 +40,8 @@ const (
 
 // Store is the Firestore implementation of enrollment.Store.
 type Store struct {
-	c *firestore.Client
+	c       *firestore.Client
+	indexed atomic.Bool // IndexOrders found every order indexed (at indexVersion)
 }
 
 var _ enrollment.Store = (*Store)(nil)
