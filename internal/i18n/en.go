@@ -514,5 +514,7 @@ var en = &language{
 		"dev.retry2":    "In Shop orders, set the order to %s and press %s. Wait a few seconds.",
 		"dev.retry3":    "Set it to %s and press %s. The failed courses are retried, and the order is completed.",
 		"dev.q":         "“%s”",
+		"dev.minute":    "minute",
+		"dev.minutes":   "%d minutes",
 	},
 }

@@ -505,5 +505,7 @@ var es = &language{
 		"dev.retry2":    "En Pedidos de la tienda, ponga el pedido en %s y pulse %s. Espere unos segundos.",
 		"dev.retry3":    "Póngalo en %s y pulse %s. Los cursos que fallaron se reintentan y el pedido se completa.",
 		"dev.q":         "«%s»",
+		"dev.minute":    "minuto",
+		"dev.minutes":   "%d minutos",
 	},
 }

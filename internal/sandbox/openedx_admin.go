@@ -18,9 +18,12 @@ import (
 //	GET  /sandbox/courses[?course_id=…]   the courses and enrollments; the form, filled in
 //	POST /sandbox/courses                 create: course_id, modes (comma-separated)
 //
-// This page is the sandbox's own, not a copy of an Open edX screen: a real course is created
-// in Studio (a course team's job), with its modes set up in the Django admin. The path is
-// outside the LMS's routes, and its requests are not in the call log.
+// This page is a test aid, not a simulation: the Open edX LMS has no page that creates a
+// course, and nothing here copies an Open edX screen. A real course is created in Studio, the
+// CMS (create_new_course in cms/djangoapps/contentstore/views/course.py of
+// openedx/edx-platform, a course team's job), and its modes are set up in the Django admin
+// (common/djangoapps/course_modes/admin.py). The path is outside the LMS's routes, and its
+// requests are not in the call log.
 
 // LMSCoursesPath is the path of the courses page.
 const LMSCoursesPath = "/sandbox/courses"

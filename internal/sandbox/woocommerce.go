@@ -525,12 +525,20 @@ func (s *Shop) Refund(id int64, reason string, lines map[int64]int) int64 {
 	return o.Refunds[len(o.Refunds)-1].ID
 }
 
-// SetProductSKU changes a product's SKU as an admin editing the product would. An order's
-// line items show their product's SKU as it is now (the REST controller reads
-// $product->get_sku() when it builds the answer; null once the product is deleted), so
-// every line of that product, in every order, shows the new SKU from then on. Editing a
-// product does not modify its orders: no order's date_modified changes and no order webhook
-// fires. It returns how many lines show the new SKU.
+// SetProductSKU changes a product's SKU as an admin editing the product would
+// (WC_Product::set_sku, plugins/woocommerce/includes/abstracts/abstract-wc-product.php). An
+// order's line items show their product's SKU as it is now: the REST API's orders
+// controller reads it from the product when it builds each answer
+// (WC_REST_Orders_V2_Controller::get_order_item_data in plugins/woocommerce/includes/
+// rest-api/Controllers/Version2/class-wc-rest-orders-v2-controller.php, which the v3
+// controller extends: $data['sku'] = $item->get_product() ? $item->get_product()->get_sku()
+// : null), so every line of that product, in every order, shows the new SKU from then on;
+// a nil sku reads null, as once the product is deleted. Editing a product does not modify
+// its orders: no order's date_modified changes and no order webhook fires. It returns how
+// many lines show the new SKU.
+//
+// Simplification: set_sku's uniqueness check (wc_product_has_unique_sku, which refuses a
+// SKU another product has) is not made.
 func (s *Shop) SetProductSKU(productID int64, sku *string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

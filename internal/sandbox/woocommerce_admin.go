@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"crypto/subtle"
+	"fmt"
 	"html/template"
 	"net/http"
 	"slices"
@@ -50,7 +51,7 @@ var shopAdminWords = map[string]map[string]string{
 	"en": {
 		"pending": "Pending payment", "processing": "Processing", "on-hold": "On hold", "completed": "Completed",
 		"cancelled": "Cancelled", "refunded": "Refunded", "failed": "Failed", "checkout-draft": "Draft",
-		"orders": "Orders", "order": "Order", "status": "Status:", "update": "Update", "notes": "Order notes",
+		"orders": "Orders", "status": "Status:", "update": "Update", "notes": "Order notes",
 		"no_notes": "There are no notes yet.", "no_orders": "No orders found.", "updated": "Order updated.",
 		"product": "Product", "sku": "SKU", "qty": "Qty", "total": "Total", "date": "Date created:",
 		"payment": "Payment via %s", "by": "by %s", "system": "system", "customer_note": "Note to customer",
@@ -59,11 +60,12 @@ var shopAdminWords = map[string]map[string]string{
 		"missing":   "Order status is missing.", "bad_status": "Invalid order status.",
 		"no_order": "You attempted to edit an item that doesn’t exist. Perhaps it was deleted?",
 		"expired":  "The link you followed has expired.", "back": "Back to the orders",
+		"not_simulated": "This screen is not simulated: only the orders are (%s).",
 	},
 	"es": {
 		"pending": "Pendiente de pago", "processing": "Procesando", "on-hold": "En espera", "completed": "Completado",
 		"cancelled": "Cancelado", "refunded": "Reembolsado", "failed": "Fallido", "checkout-draft": "Borrador",
-		"orders": "Pedidos", "order": "Pedido", "status": "Estado:", "update": "Actualizar", "notes": "Notas del pedido",
+		"orders": "Pedidos", "status": "Estado:", "update": "Actualizar", "notes": "Notas del pedido",
 		"no_notes": "Todavía no hay notas.", "no_orders": "No se han encontrado pedidos.", "updated": "Pedido actualizado.",
 		"product": "Producto", "sku": "SKU", "qty": "Cantidad", "total": "Total", "date": "Fecha de creación:",
 		"payment": "Pago mediante %s", "by": "por %s", "system": "el sistema", "customer_note": "Nota para el cliente",
@@ -72,6 +74,7 @@ var shopAdminWords = map[string]map[string]string{
 		"missing":   "Falta el estado del pedido.", "bad_status": "Estado de pedido no válido.",
 		"no_order": "Has intentado editar un elemento que no existe. ¿Quizá se borró?",
 		"expired":  "El enlace que has seguido ha caducado.", "back": "Volver a los pedidos",
+		"not_simulated": "Esta pantalla no está simulada: solo lo están los pedidos (%s).",
 	},
 }
 
@@ -126,7 +129,7 @@ func (s *Shop) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	words := shopAdminWords[lang]
 	q := r.URL.Query()
 	if r.URL.Path != "/wp-admin/admin.php" || q.Get("page") != "wc-orders" {
-		shopAdminMessage(w, http.StatusNotFound, lang, "This screen is not simulated: only the orders are ("+shopAdminOrders+").")
+		shopAdminMessage(w, http.StatusNotFound, lang, fmt.Sprintf(words["not_simulated"], shopAdminOrders))
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"html/template"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aulasneo/wc-openedx/function"
@@ -20,21 +18,19 @@ import (
 // pageLanguage reduces LANGUAGE (en, es, or a locale such as es_AR) to "en" or "es".
 func pageLanguage(language i18n.Lang) string { return string(i18n.Of(string(language))) }
 
-// indexKeys are the index page's words in the catalogue (internal/i18n): "dev.<key>". %s
-// stands for a quoted label.
-var indexKeys = []string{"title", "intro", "functions", "Webhook", "Enroll", "Confirm", "Sweep", "SweepOff", "Console", "simulated", "shop", "shop_what", "mailbox", "mail_what", "lms", "lms_what", "real", "none", "retry", "retry1", "retry2", "retry3", "q"}
+// indexKeys are the index page's plain words in the catalogue (internal/i18n): "dev.<key>".
+// The formats (dev.Sweep, dev.shop_what, dev.retry2, dev.retry3, dev.q) are filled in with
+// Lang.T.
+var indexKeys = []string{"title", "intro", "functions", "Webhook", "Enroll", "Confirm", "SweepOff", "Console", "simulated", "shop", "mailbox", "mail_what", "lms", "lms_what", "real", "none", "retry", "retry1"}
 
-// every says "every d" in words: "minute", "5 minutes", "30s".
-func every(lang string, d time.Duration) string {
-	unit, units := "minute", "minutes"
-	if lang == "es" {
-		unit, units = "minuto", "minutos"
-	}
+// every says "every d" in words, in the catalogue's dev.minute and dev.minutes: "minute",
+// "5 minutes", "30s".
+func every(l i18n.Lang, d time.Duration) string {
 	switch {
 	case d == time.Minute:
-		return unit
+		return l.T("dev.minute")
 	case d%time.Minute == 0:
-		return strconv.Itoa(int(d/time.Minute)) + " " + units
+		return l.T("dev.minutes", int64(d/time.Minute))
 	}
 	return d.String()
 }
@@ -47,23 +43,18 @@ type indexLink struct {
 // indexHandler serves the index page of the running stack.
 func indexHandler(st *local.Stack, sweep time.Duration) http.Handler {
 	lang := pageLanguage(st.Config.Language)
+	l := i18n.Lang(lang)
 	w := map[string]string{}
 	for _, k := range indexKeys {
-		w[k] = i18n.Of(lang).T("dev." + k)
+		w[k] = l.T("dev." + k)
 	}
-	q := func(s string) string { return strings.Replace(w["q"], "%s", s, 1) }
-	fill := func(format string, args ...string) string {
-		for _, a := range args {
-			format = strings.Replace(format, "%s", a, 1)
-		}
-		return format
-	}
+	q := func(s string) string { return l.T("dev.q", s) }
 	var fns []indexLink
 	for _, name := range []string{function.NameWebhook, function.NameEnroll, function.NameConfirm, function.NameSweep, function.NameConsole} {
 		what := w[name]
 		if name == function.NameSweep {
 			if sweep > 0 {
-				what = fill(what, every(lang, sweep))
+				what = l.T("dev.Sweep", every(l, sweep))
 			} else {
 				what = w["SweepOff"]
 			}
@@ -74,7 +65,7 @@ func indexHandler(st *local.Stack, sweep time.Duration) http.Handler {
 	var real []string
 	update := q(sandbox.ShopUpdateButton(lang))
 	if st.Shop != nil {
-		sim = append(sim, indexLink{ID: "shop-orders", Name: w["shop"], URL: st.Shop.AdminOrdersURL(), What: fill(w["shop_what"], update)})
+		sim = append(sim, indexLink{ID: "shop-orders", Name: w["shop"], URL: st.Shop.AdminOrdersURL(), What: l.T("dev.shop_what", update)})
 	} else {
 		real = append(real, "WooCommerce: "+st.Config.WCURL)
 	}
@@ -92,8 +83,8 @@ func indexHandler(st *local.Stack, sweep time.Duration) http.Handler {
 		"Lang": lang, "W": w, "Functions": fns, "Simulated": sim, "Real": real, "Base": st.URL, "Shop": st.Shop != nil,
 		"Retry": []string{
 			w["retry1"],
-			fill(w["retry2"], q(sandbox.ShopStatusName(lang, "on-hold")), update),
-			fill(w["retry3"], q(sandbox.ShopStatusName(lang, "processing")), update),
+			l.T("dev.retry2", q(sandbox.ShopStatusName(lang, "on-hold")), update),
+			l.T("dev.retry3", q(sandbox.ShopStatusName(lang, "processing")), update),
 		},
 	}
 	var buf bytes.Buffer

@@ -118,6 +118,28 @@ func devEnv(tmp string, extra ...string) []string {
 	return append(append(env, "TMPDIR="+tmp), extra...)
 }
 
+// startDev starts the dev command bin with env and args. It returns the command, its output
+// as it comes, its stderr, and a channel that gets the command's exit (cmd.Wait) once its
+// output is closed.
+func startDev(t *testing.T, bin string, env []string, args ...string) (*exec.Cmd, *output, *lockedBuffer, <-chan error) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out := readOutput(stdout)
+	exited := make(chan error, 1)
+	go func() { <-out.close; exited <- cmd.Wait() }()
+	return cmd, out, stderr, exited
+}
+
 // leftIn lists what is left in dir.
 func leftIn(t *testing.T, dir string) []string {
 	t.Helper()
@@ -222,20 +244,7 @@ func TestDemo(t *testing.T) {
 	}
 	bin := goBuild(t, ".", "dev")
 	tmp := t.TempDir()
-	cmd := exec.Command(bin, "-demo", "-addr", "127.0.0.1:0")
-	cmd.Env = devEnv(tmp)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	out := readOutput(stdout)
-	exited := make(chan error, 1)
-	go func() { <-out.close; exited <- cmd.Wait() }()
+	cmd, out, stderr, exited := startDev(t, bin, devEnv(tmp), "-demo", "-addr", "127.0.0.1:0")
 	stopped := false
 	t.Cleanup(func() {
 		if stopped {
@@ -436,20 +445,7 @@ func TestStopsCleanlyOnSIGTERM(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			tmp := t.TempDir()
 			mark := "WC_OPENEDX_DEV_TEST=" + filepath.Base(tmp)
-			cmd := exec.Command(bin, "-addr", "127.0.0.1:0")
-			cmd.Env = devEnv(tmp, mark)
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			var stderr lockedBuffer
-			cmd.Stderr = &stderr
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			out := readOutput(stdout)
-			exited := make(chan error, 1)
-			go func() { <-out.close; exited <- cmd.Wait() }()
+			cmd, out, stderr, exited := startDev(t, bin, devEnv(tmp, mark), "-addr", "127.0.0.1:0")
 			t.Cleanup(func() {
 				_ = cmd.Process.Kill()
 				if t.Failed() {
