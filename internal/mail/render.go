@@ -230,7 +230,11 @@ func (m *Mailer) RenderWebhookAlert(shopURL string, problems []string) (Message,
 	return render(KindWebhookAlert, v)
 }
 
-// webhooksAdminURL is WooCommerce > Settings > Advanced > Webhooks of the shop ("" without one).
+// webhooksAdminURL is WooCommerce > Settings > Advanced > Webhooks of the shop ("" without one):
+// the page WooCommerce itself links to and redirects to as
+// admin_url( 'admin.php?page=wc-settings&tab=advanced&section=webhooks' ) (woocommerce/woocommerce,
+// plugins/woocommerce/includes/admin/class-wc-admin-webhooks.php: is_webhook_settings_page,
+// bulk_delete).
 func webhooksAdminURL(shopURL string) string {
 	if shopURL == "" {
 		return ""
