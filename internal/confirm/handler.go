@@ -100,14 +100,8 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	id := tok.OrderID
 	log := h.log().With("order_id", id)
 	v, err := h.Confirmer.ConfirmationSummary(ctx, id)
-	switch {
-	case errors.Is(err, enrollment.ErrOrderNotFound):
-		log.WarnContext(ctx, "confirm link for an unknown order")
-		h.render(w, http.StatusNotFound, page{Kind: kindNotFound, Number: strconv.FormatInt(id, 10)})
-		return
-	case err != nil:
-		log.ErrorContext(ctx, "load order for confirmation", "error", err)
-		h.render(w, http.StatusServiceUnavailable, page{Kind: kindLoadFailed, Number: strconv.FormatInt(id, 10)})
+	if h.failed(ctx, w, log, err, "confirm link for an unknown order", "load order for confirmation",
+		page{Kind: kindLoadFailed, Number: strconv.FormatInt(id, 10)}) {
 		return
 	}
 	p := orderPage(id, v)
@@ -154,14 +148,8 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 	log := h.log().With("order_id", id)
 	who := enrollment.Confirmation{At: h.now(), IP: clientIP(r), UserAgent: truncate(r.UserAgent(), maxUserAgent)}
 	v, err := h.Confirmer.ConfirmPayment(ctx, id, who)
-	switch {
-	case errors.Is(err, enrollment.ErrOrderNotFound):
-		log.WarnContext(ctx, "confirm post for an unknown order")
-		h.render(w, http.StatusNotFound, page{Kind: kindNotFound, Number: strconv.FormatInt(id, 10)})
-		return
-	case err != nil:
-		log.ErrorContext(ctx, "confirm payment", "error", err)
-		h.render(w, http.StatusServiceUnavailable, page{Kind: kindNotConfirmed, Number: strconv.FormatInt(id, 10), Token: token, Action: r.URL.Path})
+	if h.failed(ctx, w, log, err, "confirm post for an unknown order", "confirm payment",
+		page{Kind: kindNotConfirmed, Number: strconv.FormatInt(id, 10), Token: token, Action: r.URL.Path}) {
 		return
 	}
 	p := orderPage(id, v)
@@ -181,6 +169,24 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		log.InfoContext(ctx, "order already handled in the shop", "state", string(v.State))
 	}
 	h.render(w, status, p)
+}
+
+// failed writes the page for err, the error of the domain call that loads or changes the
+// order a page is about, and reports whether there was one: the not-found page (404, logged
+// as unknown) for an order the service has no record of, else the page temporary (503, its
+// form offering to try again on a POST), logging the error as what.
+func (h *Handler) failed(ctx context.Context, w http.ResponseWriter, log *slog.Logger, err error, unknown, what string, temporary page) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, enrollment.ErrOrderNotFound):
+		log.WarnContext(ctx, unknown)
+		h.render(w, http.StatusNotFound, page{Kind: kindNotFound, Retry: temporary.Retry, Number: temporary.Number})
+	default:
+		log.ErrorContext(ctx, what, "error", err)
+		h.render(w, http.StatusServiceUnavailable, temporary)
+	}
+	return true
 }
 
 // orderPage is a page about the order with this id, showing the order when the Confirmer
@@ -225,14 +231,8 @@ func (h *Handler) getRetry(w http.ResponseWriter, r *http.Request, tok Token, to
 	ctx := r.Context()
 	log := h.log().With("order_id", tok.OrderID)
 	v, err := h.Retrier.RetrySummary(ctx, tok.OrderID, tok.ID)
-	switch {
-	case errors.Is(err, enrollment.ErrOrderNotFound):
-		log.WarnContext(ctx, "retry link for an unknown order")
-		h.render(w, http.StatusNotFound, page{Kind: kindNotFound, Retry: true, Number: strconv.FormatInt(tok.OrderID, 10)})
-		return
-	case err != nil:
-		log.ErrorContext(ctx, "load order for retry", "error", err)
-		h.render(w, http.StatusServiceUnavailable, page{Kind: kindLoadFailed, Retry: true, Number: strconv.FormatInt(tok.OrderID, 10)})
+	if h.failed(ctx, w, log, err, "retry link for an unknown order", "load order for retry",
+		page{Kind: kindLoadFailed, Retry: true, Number: strconv.FormatInt(tok.OrderID, 10)}) {
 		return
 	}
 	p := retryPage(tok.OrderID, v)
@@ -257,14 +257,8 @@ func (h *Handler) postRetry(w http.ResponseWriter, r *http.Request, tok Token, t
 	log := h.log().With("order_id", tok.OrderID)
 	by := enrollment.Actor{Via: enrollment.ViaRetryLink, IP: clientIP(r), UserAgent: truncate(r.UserAgent(), maxUserAgent)}
 	v, err := h.Retrier.RetryFailed(ctx, tok.OrderID, tok.ID, by)
-	switch {
-	case errors.Is(err, enrollment.ErrOrderNotFound):
-		log.WarnContext(ctx, "retry post for an unknown order")
-		h.render(w, http.StatusNotFound, page{Kind: kindNotFound, Retry: true, Number: strconv.FormatInt(tok.OrderID, 10)})
-		return
-	case err != nil:
-		log.ErrorContext(ctx, "retry failed lines", "error", err)
-		h.render(w, http.StatusServiceUnavailable, page{Kind: kindNotRetried, Retry: true, Number: strconv.FormatInt(tok.OrderID, 10), Token: token, Action: r.URL.Path})
+	if h.failed(ctx, w, log, err, "retry post for an unknown order", "retry failed lines",
+		page{Kind: kindNotRetried, Retry: true, Number: strconv.FormatInt(tok.OrderID, 10), Token: token, Action: r.URL.Path}) {
 		return
 	}
 	p := retryPage(tok.OrderID, v)

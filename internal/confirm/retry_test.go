@@ -55,10 +55,8 @@ func (f *fakeRetrier) state(id int64, key string) enrollment.ActionState {
 	return enrollment.ActionDone
 }
 
-func (f *fakeRetrier) RetrySummary(_ context.Context, id int64, key string) (enrollment.ActionView, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.summaries++
+// view is what the domain would say about a retry of order id with key; f.mu is held.
+func (f *fakeRetrier) view(id int64, key string) (enrollment.ActionView, error) {
 	if f.err != nil {
 		return enrollment.ActionView{}, f.err
 	}
@@ -66,31 +64,31 @@ func (f *fakeRetrier) RetrySummary(_ context.Context, id int64, key string) (enr
 	if !ok {
 		return enrollment.ActionView{}, enrollment.ErrOrderNotFound
 	}
-	v := enrollment.ActionView{Order: o, State: f.state(id, key), Failed: f.failed[id], Action: f.done[key]}
-	if v.State == enrollment.ActionDone {
+	return enrollment.ActionView{Order: o, State: f.state(id, key), Failed: f.failed[id], Action: f.done[key]}, nil
+}
+
+func (f *fakeRetrier) RetrySummary(_ context.Context, id int64, key string) (enrollment.ActionView, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.summaries++
+	v, err := f.view(id, key)
+	if err == nil && v.State == enrollment.ActionDone {
 		v.State = enrollment.ActionAvailable
 	}
-	return v, nil
+	return v, err
 }
 
 func (f *fakeRetrier) RetryFailed(_ context.Context, id int64, key string, by enrollment.Actor) (enrollment.ActionView, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls++
-	if f.err != nil {
-		return enrollment.ActionView{}, f.err
-	}
-	o, ok := f.orders[id]
-	if !ok {
-		return enrollment.ActionView{}, enrollment.ErrOrderNotFound
-	}
-	v := enrollment.ActionView{Order: o, State: f.state(id, key), Failed: f.failed[id], Action: f.done[key]}
-	if v.State == enrollment.ActionDone {
+	v, err := f.view(id, key)
+	if err == nil && v.State == enrollment.ActionDone {
 		f.queued++
 		a := &enrollment.Action{Kind: enrollment.ActionRetry, Key: key, By: by, At: f.now, Job: "retry-job"}
 		f.done[key], v.Action = a, a
 	}
-	return v, nil
+	return v, err
 }
 
 func (f *fakeRetrier) counts() (summaries, calls, queued int) {

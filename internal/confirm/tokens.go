@@ -66,10 +66,9 @@ const (
 )
 
 const (
-	tokenVersion = byte(KindConfirm)
-	payloadLen   = 1 + 8 + 8
-	macLen       = 16
-	macContext   = "wc-openedx/confirm\x00"
+	payloadLen = 1 + 8 + 8
+	macLen     = 16
+	macContext = "wc-openedx/confirm\x00"
 
 	retryIDLen      = 10
 	retryPayloadLen = payloadLen + retryIDLen
@@ -118,11 +117,7 @@ func NewSigner(key []byte, ttl time.Duration) *Signer {
 
 // Sign returns a confirmation token for orderID that expires at now+ttl (to the second).
 func (s *Signer) Sign(orderID int64, now time.Time) string {
-	p := make([]byte, payloadLen)
-	p[0] = tokenVersion
-	binary.BigEndian.PutUint64(p[1:9], uint64(orderID))
-	binary.BigEndian.PutUint64(p[9:17], uint64(now.Add(s.ttl).Unix()))
-	return b64.EncodeToString(p) + "." + b64.EncodeToString(s.mac(KindConfirm, p))
+	return s.sign(KindConfirm, orderID, now.Add(s.ttl), nil)
 }
 
 // SignRetry returns a Retry token for orderID that expires at now+ttl (to the second), with a
@@ -134,12 +129,18 @@ func (s *Signer) SignRetry(orderID int64, now time.Time) string {
 }
 
 func (s *Signer) signRetry(orderID int64, expiry time.Time, id []byte) string {
-	p := make([]byte, retryPayloadLen)
-	p[0] = byte(KindRetry)
+	return s.sign(KindRetry, orderID, expiry, id)
+}
+
+// sign writes the token of kind k: its payload (kind, order id, expiry, then id, which only a
+// Retry token has) and the payload's MAC.
+func (s *Signer) sign(k Kind, orderID int64, expiry time.Time, id []byte) string {
+	p := make([]byte, payloadLen+len(id))
+	p[0] = byte(k)
 	binary.BigEndian.PutUint64(p[1:9], uint64(orderID))
 	binary.BigEndian.PutUint64(p[9:17], uint64(expiry.Unix()))
-	copy(p[17:], id)
-	return b64.EncodeToString(p) + "." + b64.EncodeToString(s.mac(KindRetry, p))
+	copy(p[payloadLen:], id)
+	return b64.EncodeToString(p) + "." + b64.EncodeToString(s.mac(k, p))
 }
 
 // Verify checks a confirmation token and returns the order id it was issued for. A Retry

@@ -137,20 +137,13 @@ type button struct{ URL, Label string }
 // Button makes the data of the "button" template.
 func (v *view) Button(url, label string) button { return button{URL: url, Label: label} }
 
-// Expiry is the line saying how long the link lasts.
-func (v *view) Expiry() (string, error) {
+// Expiry is the line saying how long the email's link lasts: the text key ("conf.expires",
+// "fail.retry.expires") with the link's lifetime, or key+"_soon" when the lifetime is unknown.
+func (v *view) Expiry(key string) (string, error) {
 	if v.LinkTTL <= 0 {
-		return v.T("conf.expires_soon")
+		return v.T(key + "_soon")
 	}
-	return v.T("conf.expires", v.Lang.Duration(v.LinkTTL))
-}
-
-// RetryExpiry is the line saying how long a failure report's Retry button lasts.
-func (v *view) RetryExpiry() (string, error) {
-	if v.LinkTTL <= 0 {
-		return v.T("fail.retry.expires_soon")
-	}
-	return v.T("fail.retry.expires", v.Lang.Duration(v.LinkTTL))
+	return v.T(key, v.Lang.Duration(v.LinkTTL))
 }
 
 func newOrderView(lang i18n.Lang, o *enrollment.Order) *orderView {
@@ -237,7 +230,11 @@ func (m *Mailer) RenderWebhookAlert(shopURL string, problems []string) (Message,
 	return render(KindWebhookAlert, v)
 }
 
-// webhooksAdminURL is WooCommerce > Settings > Advanced > Webhooks of the shop ("" without one).
+// webhooksAdminURL is WooCommerce > Settings > Advanced > Webhooks of the shop ("" without one):
+// the page WooCommerce itself links to and redirects to as
+// admin_url( 'admin.php?page=wc-settings&tab=advanced&section=webhooks' ) (woocommerce/woocommerce,
+// plugins/woocommerce/includes/admin/class-wc-admin-webhooks.php: is_webhook_settings_page,
+// bulk_delete).
 func webhooksAdminURL(shopURL string) string {
 	if shopURL == "" {
 		return ""
